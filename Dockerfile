@@ -1,0 +1,11 @@
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+COPY . .
+RUN SECRET_KEY=build WHATSAPP_APP_SECRET=build WHATSAPP_VERIFY_TOKEN=build \
+    python manage.py collectstatic --noinput
+USER nobody
+EXPOSE 8000
+CMD ["gunicorn", "comune.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3"]

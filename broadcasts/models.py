@@ -1,0 +1,193 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from subscribers.models import Subscriber
+
+
+class MessageTemplate(models.Model):
+    """A WhatsApp template approved by Meta: the only message delivered outside the 24-hour
+    window. Read from the Cloud API by `manage.py sync_templates`."""
+
+    name = models.CharField(_("name"), max_length=512)
+    language = models.CharField(_("language"), max_length=16, default="it")
+    category = models.CharField(_("category"), max_length=32, blank=True)
+    status = models.CharField(_("status"), max_length=32, blank=True)
+    header = models.CharField(_("header"), max_length=60, blank=True)
+    body = models.TextField(_("body"), help_text=_("With placeholders {{1}}, {{2}}, …"))
+    synced_at = models.DateTimeField(_("synchronised at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("message template")
+        verbose_name_plural = _("message templates")
+        ordering = ["name", "language"]
+        constraints = [
+            models.UniqueConstraint(fields=["name", "language"], name="template_name_language")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.language})"
+
+    @property
+    def is_approved(self) -> bool:
+        return self.status.upper() == "APPROVED"
+
+
+class Broadcast(models.Model):
+    """A message staff write once and the service delivers to every subscriber, individually."""
+
+    class Category(models.TextChoices):
+        PUBLIC_UTILITY = "public_utility", _("public utility")
+        DEADLINE = "deadline", _("deadline")
+        TRAFFIC = "traffic", _("traffic")
+        EMERGENCY = "emergency", _("emergency")
+        EVENT = "event", _("event")
+
+    class Priority(models.TextChoices):
+        NORMAL = "normal", _("normal")
+        EMERGENCY = "emergency", _("emergency")
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("draft")
+        AWAITING_APPROVAL = "awaiting_approval", _("awaiting approval")
+        APPROVED = "approved", _("approved")
+        SENDING = "sending", _("sending")
+        PAUSED = "paused", _("paused")
+        SENT = "sent", _("sent")
+        CANCELLED = "cancelled", _("cancelled")
+
+    title = models.CharField(_("title"), max_length=200)
+    body = models.TextField(_("text"), blank=True)
+    category = models.CharField(_("category"), max_length=32, choices=Category.choices)
+    priority = models.CharField(
+        _("priority"), max_length=16, choices=Priority.choices, default=Priority.NORMAL
+    )
+    template = models.ForeignKey(
+        MessageTemplate,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="broadcasts",
+        verbose_name=_("template"),
+    )
+    template_parameters = models.JSONField(_("template parameters"), default=list, blank=True)
+    media_url = models.URLField(_("media link"), blank=True)
+    is_public = models.BooleanField(_("show in the public archive"), default=True)
+    status = models.CharField(
+        _("status"), max_length=32, choices=Status.choices, default=Status.DRAFT
+    )
+    scheduled_at = models.DateTimeField(_("send at"), null=True, blank=True)
+    paused_reason = models.CharField(_("paused because"), max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("author"),
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("approved by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("broadcast")
+        verbose_name_plural = _("broadcasts")
+        ordering = ["-created_at"]
+        permissions = [
+            ("approve_broadcast", _("Can approve, schedule, send, pause and cancel broadcasts"))
+        ]
+        indexes = [models.Index(fields=["status", "scheduled_at"], name="broadcast_due_idx")]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_emergency(self) -> bool:
+        return self.priority == self.Priority.EMERGENCY
+
+
+class BroadcastEvent(models.Model):
+    """Who moved a broadcast through its lifecycle, and when."""
+
+    broadcast = models.ForeignKey(Broadcast, on_delete=models.CASCADE, related_name="events")
+    action = models.CharField(_("action"), max_length=32)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    at = models.DateTimeField(_("at"), auto_now_add=True)
+    note = models.CharField(_("note"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("broadcast event")
+        verbose_name_plural = _("broadcast events")
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.at:%Y-%m-%d %H:%M}"
+
+
+class Delivery(models.Model):
+    """One broadcast to one subscriber: created once, claimed before sending, never twice."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        SENDING = "sending", _("sending")
+        SENT = "sent", _("sent")
+        DELIVERED = "delivered", _("delivered")
+        READ = "read", _("read")
+        FAILED = "failed", _("failed")
+
+    broadcast = models.ForeignKey(Broadcast, on_delete=models.CASCADE, related_name="deliveries")
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="deliveries")
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.QUEUED
+    )
+    wamid = models.CharField(_("message id"), max_length=256, null=True, blank=True)  # noqa: DJ001
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    error_code = models.IntegerField(_("error code"), null=True, blank=True)
+    error_title = models.CharField(_("error"), max_length=300, blank=True)
+    error_retryable = models.BooleanField(_("retryable"), default=False)
+    queued_at = models.DateTimeField(_("queued at"))
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+    failed_at = models.DateTimeField(_("failed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["broadcast", "subscriber"], name="one_delivery_per_subscriber"
+            ),
+            models.UniqueConstraint(
+                fields=["wamid"], condition=Q(wamid__isnull=False), name="delivery_wamid_unique"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["broadcast", "status"], name="delivery_broadcast_status_idx"),
+            models.Index(
+                fields=["claimed_at"],
+                condition=Q(status="sending"),
+                name="delivery_sending_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.broadcast_id}/{self.subscriber_id} {self.status}"

@@ -1,0 +1,230 @@
+"""InfoComune settings, read from the environment (django-environ).
+
+The defaults give a working local product with no service at all: SQLite, Celery tasks run
+in-process, the console gateway. Production (DEBUG off) refuses to start without its secrets.
+"""
+
+import datetime
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+# A local .env (written by bin/run with random secrets, never committed) fills what the
+# environment leaves unset; real environment variables always win.
+ENV_FILE = Path(env.str("ENV_FILE", default=str(BASE_DIR / ".env")))
+if ENV_FILE.is_file():
+    environ.Env.read_env(ENV_FILE)
+
+DEBUG = env.bool("DEBUG", default=False)
+
+
+def _secret(name: str) -> str:
+    """A secret from the environment: required in production, empty allowed while developing."""
+    value = env.str(name, default="")
+    if not value and not DEBUG:
+        raise ImproperlyConfigured(f"Set the {name} environment variable (DEBUG is off).")
+    return value
+
+
+SECRET_KEY = _secret("SECRET_KEY") or "insecure-local-development-key-only-used-when-debug-is-on"
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "import_export",
+    "subscribers",
+    "broadcasts",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "comune.urls"
+WSGI_APPLICATION = "comune.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "comune.context_processors.comune",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Writers queue instead of failing with "database is locked" under the threaded dev server.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"transaction_mode": "IMMEDIATE", "timeout": 20}
+    )
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "it"
+LANGUAGES = [("it", _("Italian")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = env.str("TIME_ZONE", default="Europe/Rome")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+
+# --- Production hardening (manage.py check --deploy passes with DEBUG off) ---
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# --- Celery: a real broker when REDIS_URL is set, otherwise tasks run in-process ---
+REDIS_URL = env.str("REDIS_URL", default="")
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "default"
+# Longer than the longest task, so that acks_late tasks are not redelivered while running.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TIMEZONE = TIME_ZONE
+
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    if REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
+
+# --- The WhatsApp gateway (shaped like CACHES/STORAGES; the backend alias comes from the env) ---
+WHATSAPP_BACKENDS = {
+    "cloud": "gateway.backends.cloud.CloudBackend",
+    "console": "gateway.backends.console.ConsoleBackend",
+    "locmem": "gateway.backends.locmem.LocmemBackend",
+}
+WHATSAPP_BACKEND = env.str("WHATSAPP_BACKEND", default="console")
+if WHATSAPP_BACKEND not in WHATSAPP_BACKENDS:
+    raise ImproperlyConfigured(
+        f"WHATSAPP_BACKEND must be one of {', '.join(WHATSAPP_BACKENDS)}, not {WHATSAPP_BACKEND!r}."
+    )
+WHATSAPP_APP_SECRET = _secret("WHATSAPP_APP_SECRET")
+WHATSAPP_VERIFY_TOKEN = _secret("WHATSAPP_VERIFY_TOKEN")
+_cloud_options = {}
+if WHATSAPP_BACKEND == "cloud":
+    _cloud_options = {
+        "api_url": env.str("WHATSAPP_API_URL", default="https://graph.facebook.com"),
+        "api_version": env.str("WHATSAPP_API_VERSION", default="v23.0"),
+        "phone_number_id": env.str("WHATSAPP_PHONE_NUMBER_ID"),
+        "access_token": env.str("WHATSAPP_ACCESS_TOKEN"),
+    }
+WHATSAPP_GATEWAY = {"BACKEND": WHATSAPP_BACKENDS[WHATSAPP_BACKEND], "OPTIONS": _cloud_options}
+WHATSAPP_BUSINESS_ACCOUNT_ID = env.str("WHATSAPP_BUSINESS_ACCOUNT_ID", default="")
+WHATSAPP_RATE_PER_SECOND = env.int("WHATSAPP_RATE_PER_SECOND", default=80)
+# Meta batches up to 1,000 updates in a POST; a few hundred KB at most. Anything far larger is
+# not Meta and is refused before its signature is even computed.
+WHATSAPP_WEBHOOK_MAX_BYTES = env.int("WHATSAPP_WEBHOOK_MAX_BYTES", default=3 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(2_621_440, WHATSAPP_WEBHOOK_MAX_BYTES)
+
+# --- The comune and its service ---
+COMUNE_NAME = env.str("COMUNE_NAME", default="Comune di Esempio")
+COMUNE_SERVICE_NAME = env.str("COMUNE_SERVICE_NAME", default="")
+COMUNE_WHATSAPP_NUMBER = env.str("COMUNE_WHATSAPP_NUMBER", default="+390000000000")
+# Where citizens send reports and questions, since this channel does not take them.
+COMUNE_REPORTS_CONTACT = env.str(
+    "COMUNE_REPORTS_CONTACT", default="l'Ufficio Relazioni con il Pubblico (URP) del Comune"
+)
+# Numbers written without a country code are read as this region's (phonenumbers' region code).
+PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="IT")
+# Keywords are Italian first; each list may be replaced from the environment (comma-separated).
+KEYWORDS_SUBSCRIBE = env.list("KEYWORDS_SUBSCRIBE", default=[])
+KEYWORDS_UNSUBSCRIBE = env.list("KEYWORDS_UNSUBSCRIBE", default=[])
+KEYWORDS_HELP = env.list("KEYWORDS_HELP", default=[])
+# The one-way notice ("this channel only sends information") goes at most this often per number.
+ONE_WAY_NOTICE_INTERVAL_HOURS = env.int("ONE_WAY_NOTICE_INTERVAL_HOURS", default=24)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact_phone_numbers": {"()": "comune.logging.RedactPhoneNumbers"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_phone_numbers"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}
+
+# --- Broadcasts ---
+# Four eyes: the approver is not the author. A one-person office may turn this off.
+BROADCAST_FOUR_EYES = env.bool("BROADCAST_FOUR_EYES", default=True)
+# Normal broadcasts wait for the morning between these local times; emergencies go at once.
+BROADCAST_QUIET_HOURS = tuple(
+    datetime.time.fromisoformat(t)
+    for t in env.list("BROADCAST_QUIET_HOURS", default=["21:00", "08:00"])
+)
+BROADCAST_SEND_CONCURRENCY = env.int("BROADCAST_SEND_CONCURRENCY", default=16)
+BROADCAST_FAN_OUT_SLICE = env.int("BROADCAST_FAN_OUT_SLICE", default=100_000)
+BROADCAST_RETRY_BASE_SECONDS = env.float("BROADCAST_RETRY_BASE_SECONDS", default=5.0)
+# How long every worker holds back after Meta answers 130429 (throughput exceeded).
+BROADCAST_RATE_LIMITED_PAUSE_SECONDS = env.float(
+    "BROADCAST_RATE_LIMITED_PAUSE_SECONDS", default=1.0
+)

@@ -1,0 +1,16 @@
+from django.contrib import admin
+from django.urls import path
+
+from comune.webhooks import whatsapp_webhook
+from subscribers import views as subscriber_views
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("webhooks/whatsapp/", whatsapp_webhook, name="whatsapp-webhook"),
+    path("informativa-privacy/", subscriber_views.privacy_notice, name="privacy-notice"),
+    path(
+        "informativa-privacy/<str:version>/",
+        subscriber_views.privacy_notice,
+        name="privacy-notice-version",
+    ),
+]

@@ -1,0 +1,85 @@
+"""The WhatsApp gateway: the only part of InfoComune that speaks Meta's Cloud API.
+
+Shaped like Django's mail backends: ``settings.WHATSAPP_GATEWAY`` names a backend and its options,
+``get_backend()`` builds it, and the locmem backend collects sent messages in ``outbox`` for tests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.backends.base import BaseBackend
+from gateway.errors import classify_error
+from gateway.exceptions import GatewayAPIError, GatewayConfigurationError
+from gateway.types import (
+    ErrorKind,
+    InboundKind,
+    InboundMessage,
+    Message,
+    SendError,
+    SendResult,
+    StatusError,
+    StatusUpdate,
+    TemplateMessage,
+    TextMessage,
+    WebhookEvents,
+)
+from gateway.webhooks import parse_webhook, sign, verify_signature
+
+__all__ = [
+    "BACKEND_ALIASES",
+    "BaseBackend",
+    "ErrorKind",
+    "GatewayAPIError",
+    "GatewayConfigurationError",
+    "InboundKind",
+    "InboundMessage",
+    "Message",
+    "SendError",
+    "SendResult",
+    "StatusError",
+    "StatusUpdate",
+    "TemplateMessage",
+    "TextMessage",
+    "WebhookEvents",
+    "classify_error",
+    "get_backend",
+    "outbox",
+    "parse_webhook",
+    "sign",
+    "verify_signature",
+]
+
+# The Message objects the locmem backend "sent", oldest first. Tests clear it between cases.
+outbox: list[Message] = []
+
+# Short names accepted for BACKEND, matching the WHATSAPP_BACKEND environment values.
+BACKEND_ALIASES = {
+    "cloud": "gateway.backends.cloud.CloudBackend",
+    "console": "gateway.backends.console.ConsoleBackend",
+    "locmem": "gateway.backends.locmem.LocmemBackend",
+    "dummy": "gateway.backends.dummy.DummyBackend",
+}
+
+
+def get_backend(backend: str | None = None, **options: Any) -> BaseBackend:
+    """Build the configured backend, like ``django.core.mail.get_connection``.
+
+    ``backend`` (a dotted path or an alias) overrides ``WHATSAPP_GATEWAY["BACKEND"]``; keyword
+    options override ``WHATSAPP_GATEWAY["OPTIONS"]``. Nothing connects until the first send.
+    """
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+
+    config = getattr(settings, "WHATSAPP_GATEWAY", None) or {}
+    path = backend or config.get("BACKEND")
+    if not path:
+        raise GatewayConfigurationError("settings.WHATSAPP_GATEWAY['BACKEND'] is not set")
+    path = BACKEND_ALIASES.get(path, path)
+    try:
+        backend_class = import_string(path)
+    except ImportError as exc:
+        raise GatewayConfigurationError(f"cannot import the WhatsApp backend {path!r}") from exc
+    if not (isinstance(backend_class, type) and issubclass(backend_class, BaseBackend)):
+        raise GatewayConfigurationError(f"{path!r} is not a gateway backend")
+    return backend_class(**{**config.get("OPTIONS", {}), **options})

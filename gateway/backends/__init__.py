@@ -1,0 +1,1 @@
+"""Gateway backends, one per way of delivering a message (Meta, a terminal, memory, nowhere)."""

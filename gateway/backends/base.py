@@ -1,0 +1,68 @@
+"""The contract every backend keeps, after Django's ``BaseEmailBackend``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any, Self
+
+from gateway.types import ErrorKind, Message, SendError, SendResult, TemplateMessage, TextMessage
+
+
+class BaseBackend:
+    """Sends messages and answers with one ``SendResult`` per message, in order.
+
+    Meta's verdicts on a message are returned, never raised, so a batch always completes and the
+    caller decides per row. What is raised is what no retry can fix: configuration errors at
+    construction and, unless ``fail_silently``, unexpected errors (bugs, invalid URLs) while
+    sending; with ``fail_silently`` those come back as FATAL errors instead.
+
+    Options a backend does not use are ignored, as Django's mail backends do, so that one
+    ``WHATSAPP_GATEWAY["OPTIONS"]`` works whichever backend the environment picks.
+    """
+
+    def __init__(self, fail_silently: bool = False, **options: Any) -> None:
+        self.fail_silently = fail_silently
+
+    def open(self) -> bool:
+        """Open the connection pool if needed; True if this call opened it."""
+        return False
+
+    def close(self) -> None:
+        """Release the connection pool; the backend may be opened again later."""
+
+    def __enter__(self) -> Self:
+        self.open()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def send_messages(self, messages: Sequence[Message]) -> list[SendResult]:
+        """Send each message; one result per message, in the same order."""
+        return [self.send(message) for message in messages]
+
+    def send(self, message: Message) -> SendResult:
+        """Send one message; safe to call from several threads on the same backend."""
+        if not isinstance(message, TextMessage | TemplateMessage):
+            raise TypeError(f"cannot send a {type(message).__name__}")
+        try:
+            return self._send(message)
+        except Exception as exc:
+            if not self.fail_silently:
+                raise
+            error = SendError(kind=ErrorKind.FATAL, code=None, title=type(exc).__name__)
+            return SendResult(message=message, error=error)
+
+    def list_templates(self, waba_id: str) -> list[dict[str, Any]]:
+        """The business account's templates as plain dicts; local backends have none."""
+        return []
+
+    def _send(self, message: Message) -> SendResult:
+        """Deliver one message; classified failures go in the result, not in an exception."""
+        raise NotImplementedError("a backend must implement _send()")

@@ -1,0 +1,234 @@
+"""The WhatsApp Cloud API backend: Meta's Graph API over one pooled HTTP session."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from gateway.backends.base import BaseBackend
+from gateway.errors import send_error_from_exception, send_error_from_response
+from gateway.exceptions import GatewayAPIError, GatewayConfigurationError
+from gateway.types import ErrorKind, Message, SendError, SendResult, TemplateMessage
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_API_URL = "https://graph.facebook.com"
+DEFAULT_API_VERSION = "v23.0"
+MAX_TEMPLATE_PAGES = 100  # 250 templates per account at most: a loop past this is a bad cursor
+
+# Failures where the request may not have reached Meta, or its answer was lost: retry later.
+# A retry after a read timeout may duplicate a message Meta did accept; the callback data sent
+# with it lets the status webhook reconcile the row.
+NETWORK_ERRORS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+
+
+class CloudBackend(BaseBackend):
+    """Sends through ``POST {api_url}/{api_version}/{phone_number_id}/messages``.
+
+    One ``requests.Session`` per backend, with a single pool of up to ``pool_size`` keep-alive
+    connections, is opened by ``open()`` or by the first send and kept until ``close()``: a worker
+    reuses its connections across batches instead of paying a TLS handshake per batch. Concurrent
+    ``send()`` calls from several threads share the pool; threads beyond ``pool_size`` wait for a
+    free connection rather than opening extra ones. urllib3's own retries are off: whether to retry
+    is the caller's decision, made from the classified error.
+    """
+
+    def __init__(
+        self,
+        fail_silently: bool = False,
+        *,
+        phone_number_id: str = "",
+        access_token: str = "",
+        api_url: str = DEFAULT_API_URL,
+        api_version: str = DEFAULT_API_VERSION,
+        timeout: float = 10.0,
+        pool_size: int = 32,
+        **options: Any,
+    ) -> None:
+        super().__init__(fail_silently, **options)
+        if not access_token:
+            raise GatewayConfigurationError("WHATSAPP_GATEWAY OPTIONS need an access_token")
+        if not phone_number_id:
+            raise GatewayConfigurationError("WHATSAPP_GATEWAY OPTIONS need a phone_number_id")
+        if not api_url.startswith(("https://", "http://")):
+            raise GatewayConfigurationError(f"api_url must be an http(s) URL, not {api_url!r}")
+        if not api_version:
+            raise GatewayConfigurationError("api_version must not be empty")
+        if timeout <= 0 or pool_size < 1:
+            raise GatewayConfigurationError("timeout must be positive and pool_size at least 1")
+        self.base_url = f"{api_url.rstrip('/')}/{api_version}"
+        self.messages_url = f"{self.base_url}/{phone_number_id}/messages"
+        self.timeout = timeout
+        self.pool_size = pool_size
+        self._access_token = access_token
+        self._session: requests.Session | None = None
+        self._lock = threading.Lock()
+
+    def open(self) -> bool:
+        with self._lock:
+            if self._session is not None:
+                return False
+            session = requests.Session()
+            adapter = HTTPAdapter(
+                pool_connections=1, pool_maxsize=self.pool_size, max_retries=0, pool_block=True
+            )
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+            session.headers["Authorization"] = f"Bearer {self._access_token}"
+            session.headers["User-Agent"] = "InfoComune-gateway"
+            self._session = session
+            return True
+
+    def close(self) -> None:
+        with self._lock:
+            session, self._session = self._session, None
+        if session is not None:
+            session.close()
+
+    def _send(self, message: Message) -> SendResult:
+        try:
+            response = self._get_session().post(
+                self.messages_url, json=message_payload(message), timeout=self.timeout
+            )
+        except NETWORK_ERRORS as exc:
+            error = send_error_from_exception(exc)
+            logger.info("WhatsApp send failed on the network: %s", error.title)
+            return SendResult(message=message, error=error)
+        body = _json(response)
+        if response.ok:
+            message_id = _message_id(body)
+            if message_id is not None:
+                return SendResult(message=message, message_id=message_id)
+            error = SendError(
+                kind=ErrorKind.RETRY,
+                code=None,
+                title=f"HTTP {response.status_code} answer without a message id",
+            )
+        else:
+            error = send_error_from_response(body, response.status_code)
+        log = logger.error if error.kind is ErrorKind.FATAL else logger.info
+        log("WhatsApp refused a message: %s code=%s %s", error.kind, error.code, error.title)
+        return SendResult(message=message, error=error)
+
+    def list_templates(self, waba_id: str) -> list[dict[str, Any]]:
+        """Every template of the business account, following Meta's paging cursors.
+
+        Each is a plain dict: id, name, language, category, status (as Meta spells them), header
+        and body (the components' text with ``{{n}}`` placeholders, None when absent). Raises
+        ``GatewayAPIError`` when Meta or the network fails: a partial list would look like
+        deleted templates.
+        """
+        url: str | None = f"{self.base_url}/{waba_id}/message_templates"
+        params: dict[str, Any] | None = {"limit": 100}
+        templates: list[dict[str, Any]] = []
+        for _ in range(MAX_TEMPLATE_PAGES):
+            if url is None:
+                return templates
+            page = self._get_json(url, params)
+            templates += [t for t in map(_template, _list(page.get("data"))) if t is not None]
+            paging = page.get("paging")
+            next_url = paging.get("next") if isinstance(paging, Mapping) else None
+            url, params = (next_url if isinstance(next_url, str) else None), None
+        raise GatewayAPIError(
+            SendError(kind=ErrorKind.FATAL, code=None, title="template paging does not end")
+        )
+
+    def _get_json(self, url: str, params: Mapping[str, Any] | None) -> Mapping[str, Any]:
+        try:
+            response = self._get_session().get(url, params=params, timeout=self.timeout)
+        except NETWORK_ERRORS as exc:
+            raise GatewayAPIError(send_error_from_exception(exc)) from exc
+        body = _json(response)
+        if not response.ok:
+            raise GatewayAPIError(send_error_from_response(body, response.status_code))
+        if not isinstance(body, Mapping):
+            raise GatewayAPIError(
+                SendError(kind=ErrorKind.RETRY, code=None, title="template list is not JSON")
+            )
+        return body
+
+    def _get_session(self) -> requests.Session:
+        self.open()
+        session = self._session
+        if session is None:  # closed by another thread between open() and here
+            raise RuntimeError("the backend was closed while sending")
+        return session
+
+
+def message_payload(message: Message) -> dict[str, Any]:
+    """The JSON body Meta expects for ``message``."""
+    payload: dict[str, Any] = {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": message.to,
+    }
+    if isinstance(message, TemplateMessage):
+        components = [
+            {"type": kind, "parameters": [{"type": "text", "text": value} for value in values]}
+            for kind, values in (
+                ("header", message.header_parameters),
+                ("body", message.body_parameters),
+            )
+            if values
+        ]
+        payload["type"] = "template"
+        payload["template"] = {
+            "name": message.name,
+            "language": {"code": message.language},
+            "components": components,
+        }
+    else:
+        payload["type"] = "text"
+        payload["text"] = {"body": message.body, "preview_url": message.preview_url}
+    if message.callback_data is not None:
+        payload["biz_opaque_callback_data"] = message.callback_data
+    return payload
+
+
+def _json(response: requests.Response) -> object:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _message_id(body: object) -> str | None:
+    messages = body.get("messages") if isinstance(body, Mapping) else None
+    first = messages[0] if isinstance(messages, list) and messages else None
+    message_id = first.get("id") if isinstance(first, Mapping) else None
+    return message_id if isinstance(message_id, str) and message_id else None
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _template(raw: object) -> dict[str, Any] | None:
+    if not isinstance(raw, Mapping):
+        return None
+    name, language = raw.get("name"), raw.get("language")
+    if not isinstance(name, str) or not isinstance(language, str):
+        return None
+    texts: dict[str, str] = {}
+    for component in _list(raw.get("components")):
+        if isinstance(component, Mapping) and isinstance(component.get("text"), str):
+            texts.setdefault(str(component.get("type", "")).upper(), component["text"])
+    return {
+        "id": raw.get("id"),
+        "name": name,
+        "language": language,
+        "category": raw.get("category"),
+        "status": raw.get("status"),
+        "header": texts.get("HEADER"),
+        "body": texts.get("BODY"),
+    }

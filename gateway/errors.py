@@ -1,0 +1,116 @@
+"""Meta's error codes, sorted into what the sender should do about them.
+
+Meta's HTTP status for a given error varies, so the classification branches on Meta's own ``code``
+and falls back on the HTTP status only when the answer carries no code we know.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from gateway.types import ErrorKind, SendError
+
+# The one place that maps Meta's codes to a decision. Codes not listed fall back on the HTTP status.
+ERROR_KINDS: Mapping[int, ErrorKind] = {
+    # Throughput and API rate limits: the whole sender slows down.
+    130429: ErrorKind.RATE_LIMITED,  # per-number throughput reached
+    4: ErrorKind.RATE_LIMITED,  # application request limit
+    80007: ErrorKind.RATE_LIMITED,  # business account rate limit
+    # Temporary: the same message may succeed later.
+    131056: ErrorKind.RETRY,  # pair rate limit: this recipient, later
+    131000: ErrorKind.RETRY,  # something went wrong
+    131016: ErrorKind.RETRY,  # service temporarily unavailable
+    131057: ErrorKind.RETRY,  # account in maintenance (throughput upgrade)
+    1: ErrorKind.RETRY,  # API unknown
+    2: ErrorKind.RETRY,  # API service
+    # The sender itself is broken: stop and alert staff instead of failing every row.
+    0: ErrorKind.FATAL,  # authentication exception
+    190: ErrorKind.FATAL,  # access token expired or invalid
+    3: ErrorKind.FATAL,  # capability missing
+    10: ErrorKind.FATAL,  # permission denied
+    **dict.fromkeys(range(200, 300), ErrorKind.FATAL),  # permission errors
+    133010: ErrorKind.FATAL,  # phone number not registered
+    368: ErrorKind.FATAL,  # temporarily blocked for policy violations
+    131048: ErrorKind.FATAL,  # spam rate limit: quality too low
+    131031: ErrorKind.FATAL,  # business account locked
+    # This recipient cannot get this message: end the row, do not retry.
+    131026: ErrorKind.RECIPIENT,  # undeliverable
+    131047: ErrorKind.RECIPIENT,  # outside the 24-hour window
+    131049: ErrorKind.RECIPIENT,  # per-user marketing limit
+    131050: ErrorKind.RECIPIENT,  # user stopped marketing messages
+    131051: ErrorKind.RECIPIENT,  # unsupported message type
+    131052: ErrorKind.RECIPIENT,  # media download error
+    131053: ErrorKind.RECIPIENT,  # media upload error
+    132000: ErrorKind.RECIPIENT,  # template parameter count mismatch
+    132001: ErrorKind.RECIPIENT,  # template does not exist
+    132005: ErrorKind.RECIPIENT,  # translated text too long
+    132007: ErrorKind.RECIPIENT,  # template format character policy violated
+    132012: ErrorKind.RECIPIENT,  # template parameter format mismatch
+    132015: ErrorKind.RECIPIENT,  # template paused
+    132016: ErrorKind.RECIPIENT,  # template disabled
+    132018: ErrorKind.RECIPIENT,  # template parameter text not allowed
+    100: ErrorKind.RECIPIENT,  # invalid parameter
+    131008: ErrorKind.RECIPIENT,  # required parameter missing
+    131009: ErrorKind.RECIPIENT,  # parameter value invalid
+    131021: ErrorKind.RECIPIENT,  # recipient is the sender
+}
+
+_MAX_TEXT = 1024
+
+
+def classify_error(code: int | None, http_status: int | None = None) -> ErrorKind:
+    """Decide what to do about an error from Meta's code, else from the HTTP status.
+
+    ``http_status`` is None for network failures (retry) and for errors reported by a status
+    webhook, where an unknown code is taken as the recipient's problem so it is not retried forever.
+    A 401/403 without a known code is an authentication failure (FATAL) rather than a bad recipient:
+    failing every row of a broadcast because a proxy refused the token would lose the broadcast.
+    """
+    if code is not None and code in ERROR_KINDS:
+        return ERROR_KINDS[code]
+    if http_status is None:
+        return ErrorKind.RETRY if code is None else ErrorKind.RECIPIENT
+    if http_status >= 500 or http_status == 429:
+        return ErrorKind.RETRY
+    if code is None and http_status in (401, 403):
+        return ErrorKind.FATAL
+    return ErrorKind.RECIPIENT
+
+
+def error_fields(error: object) -> tuple[int | None, str, str]:
+    """Read (code, title, details) from one Meta error object, tolerating any shape.
+
+    Meta writes the human text in ``message`` for HTTP answers and in ``title`` for webhooks;
+    either is used. Non-integer codes count as no code.
+    """
+    if not isinstance(error, Mapping):
+        return None, "", ""
+    code = error.get("code")
+    if not isinstance(code, int) or isinstance(code, bool):
+        code = None
+    title = _text(error.get("message")) or _text(error.get("title"))
+    error_data = error.get("error_data")
+    details = _text(error_data.get("details")) if isinstance(error_data, Mapping) else ""
+    return code, title, details
+
+
+def send_error_from_response(body: object, http_status: int | None) -> SendError:
+    """Turn a failed answer's decoded JSON body (or None, or garbage) into a classified error."""
+    error = body.get("error") if isinstance(body, Mapping) else None
+    code, title, details = error_fields(error)
+    if not title:
+        title = f"HTTP {http_status}" if http_status is not None else "No answer"
+    return SendError(
+        kind=classify_error(code, http_status), code=code, title=title, details=details
+    )
+
+
+def send_error_from_exception(exc: BaseException) -> SendError:
+    """A network failure (refused, reset, timed out): always worth retrying later."""
+    message = _text(str(exc))
+    title = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    return SendError(kind=ErrorKind.RETRY, code=None, title=title[:_MAX_TEXT])
+
+
+def _text(value: object) -> str:
+    return value[:_MAX_TEXT] if isinstance(value, str) else ""

@@ -1,0 +1,125 @@
+"""Plain data the gateway exchanges with the apps: no Django models, no Meta JSON shapes."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class TextMessage:
+    """A free-form text, deliverable only inside the citizen's 24-hour window."""
+
+    to: str  # E.164 with the leading "+", or a business-scoped user id when no number is known
+    body: str
+    callback_data: str | None = None  # echoed back in status webhooks (our own id)
+    preview_url: bool = False
+
+
+@dataclass(frozen=True)
+class TemplateMessage:
+    """An approved template, the only kind delivered outside the 24-hour window."""
+
+    to: str
+    name: str
+    language: str
+    body_parameters: tuple[str, ...] = ()
+    header_parameters: tuple[str, ...] = ()
+    callback_data: str | None = None
+    # The template's body text with {{1}}… placeholders, when known: console/locmem show it filled.
+    body_text: str | None = None
+
+    def rendered_body(self) -> str:
+        """The text a citizen reads: the body with its parameters filled in."""
+        text = self.body_text or ""
+        for index, value in enumerate(self.body_parameters, start=1):
+            text = text.replace(f"{{{{{index}}}}}", value)
+        return text
+
+
+Message = TextMessage | TemplateMessage
+
+
+class ErrorKind(enum.StrEnum):
+    """What the sender should do about a failed send."""
+
+    RETRY = "retry"  # temporary: try the same message again later, with backoff
+    RATE_LIMITED = "rate_limited"  # the sender goes too fast: slow everything down, then retry
+    RECIPIENT = "recipient"  # this recipient cannot get this message: end the row, do not retry
+    FATAL = "fatal"  # the sender itself is broken (token, permissions): stop and alert staff
+
+
+@dataclass(frozen=True)
+class SendError:
+    kind: ErrorKind
+    code: int | None  # Meta's error code, None for network or unparseable answers
+    title: str
+    details: str = ""
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind in (ErrorKind.RETRY, ErrorKind.RATE_LIMITED)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """One per message sent: Meta's message id when accepted, else a classified error."""
+
+    message: Message
+    message_id: str | None = None
+    error: SendError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class InboundKind(enum.StrEnum):
+    TEXT = "text"  # text, template button and interactive replies: all carry text
+    MEDIA = "media"  # image, video, audio, document, sticker
+    LOCATION = "location"
+    CONTACTS = "contacts"
+    REACTION = "reaction"
+    SYSTEM = "system"  # e.g. the citizen changed number
+    OTHER = "other"  # unsupported, order, unknown future types
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    message_id: str  # Meta's wamid, unique
+    timestamp: datetime  # the citizen's own message time, timezone-aware UTC
+    kind: InboundKind
+    wa_type: str  # Meta's type string as received ("text", "button", "image", …)
+    phone: str | None  # E.164 with "+", None when Meta sent no number (username users)
+    user_id: str | None = None  # business-scoped user id, when Meta sends one
+    text: str | None = None  # the body, button text or reply title; None for non-text kinds
+    profile_name: str | None = None
+    phone_number_id: str | None = None  # our receiving number's id
+    new_phone: str | None = None  # for a system "user_changed_number": the new E.164 number
+
+
+@dataclass(frozen=True)
+class StatusError:
+    code: int | None
+    title: str
+    details: str = ""
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    message_id: str  # the wamid Meta gave when it accepted our message
+    status: str  # "sent", "delivered", "read", "failed" (others possible: kept as given)
+    timestamp: datetime
+    recipient: str | None = None  # E.164 with "+"
+    callback_data: str | None = None
+    errors: tuple[StatusError, ...] = ()
+
+
+@dataclass(frozen=True)
+class WebhookEvents:
+    """Everything one webhook POST carried, in the order Meta listed it."""
+
+    messages: list[InboundMessage] = field(default_factory=list)
+    statuses: list[StatusUpdate] = field(default_factory=list)
+    errors: list[StatusError] = field(default_factory=list)  # account-level errors

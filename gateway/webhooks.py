@@ -1,0 +1,225 @@
+"""Meta's webhook POSTs: checking their signature and reading them into plain dataclasses.
+
+The parser is total: whatever JSON arrives, it returns what it understood and skips the rest,
+because an exception here would make Meta redeliver the same payload for days.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import string
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+
+from gateway.errors import error_fields
+from gateway.types import InboundKind, InboundMessage, StatusError, StatusUpdate, WebhookEvents
+
+logger = logging.getLogger(__name__)
+
+SIGNATURE_PREFIX = "sha256="
+
+# Sane upper bounds: anything longer is not something Meta sends, so it is not stored either.
+MAX_ID_LENGTH = 256  # wamid (Meta documents up to 128), business-scoped user id
+MAX_NAME_LENGTH = 256  # profile name, status name, phone number id
+MAX_CALLBACK_LENGTH = 512  # biz_opaque_callback_data (Meta's own limit)
+MAX_TEXT_LENGTH = 65_536  # message text (Meta allows 4,096)
+MAX_TIMESTAMP_DIGITS = 12  # Unix seconds up to year 33658
+
+_MEDIA_TYPES = frozenset({"image", "video", "audio", "document", "sticker"})
+_KINDS_BY_TYPE = {
+    "location": InboundKind.LOCATION,
+    "contacts": InboundKind.CONTACTS,
+    "reaction": InboundKind.REACTION,
+    "system": InboundKind.SYSTEM,
+}
+
+
+def sign(body: bytes, app_secret: str) -> str:
+    """The ``X-Hub-Signature-256`` value Meta would send for ``body`` (for tests and simulators)."""
+    digest = hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
+    return SIGNATURE_PREFIX + digest
+
+
+def verify_signature(body: bytes, signature_header: str | None, app_secret: str) -> bool:
+    """Whether ``signature_header`` is Meta's HMAC-SHA256 of the raw ``body`` with ``app_secret``.
+
+    The raw bytes are hashed, never re-serialised JSON (which changes accented letters, ``/`` and
+    ``@``), and compared in constant time. No secret means nothing can be trusted.
+    """
+    if not app_secret or not isinstance(signature_header, str):
+        return False
+    header = signature_header.strip()
+    if not header.startswith(SIGNATURE_PREFIX):
+        return False
+    given = header.removeprefix(SIGNATURE_PREFIX).lower()
+    if len(given) != 64 or not all(char in string.hexdigits for char in given):
+        return False
+    return hmac.compare_digest(sign(body, app_secret), SIGNATURE_PREFIX + given)
+
+
+def parse_webhook(payload: object) -> WebhookEvents:
+    """Read every message, status and account error of a decoded webhook body, in Meta's order.
+
+    Only ``whatsapp_business_account`` payloads and ``messages`` changes are read; Meta batches
+    several entries and changes in one POST, so all of them are walked. Never raises.
+    """
+    events = WebhookEvents()
+    if not isinstance(payload, Mapping) or payload.get("object") != "whatsapp_business_account":
+        logger.debug("webhook skipped: not a WhatsApp Business Account payload")
+        return events
+    for value in _change_values(payload):
+        metadata = _mapping(value.get("metadata"))
+        phone_number_id = _string(metadata.get("phone_number_id"), MAX_NAME_LENGTH)
+        contacts = _contacts(value.get("contacts"))
+        for raw in _mappings(value.get("messages")):
+            message = _message(raw, contacts, phone_number_id)
+            if message is not None:
+                events.messages.append(message)
+        for raw in _mappings(value.get("statuses")):
+            status = _status(raw)
+            if status is not None:
+                events.statuses.append(status)
+        events.errors.extend(_errors(value.get("errors")))
+    return events
+
+
+def e164(wa_id: object) -> str | None:
+    """Meta's ``393331234567`` as ``+393331234567``; None unless it is 6 to 15 ASCII digits."""
+    if isinstance(wa_id, str) and 6 <= len(wa_id) <= 15 and wa_id.isascii() and wa_id.isdigit():
+        return "+" + wa_id
+    return None
+
+
+def _change_values(payload: Mapping) -> Iterator[Mapping]:
+    for entry in _mappings(payload.get("entry")):
+        for change in _mappings(entry.get("changes")):
+            if change.get("field") != "messages":
+                logger.debug("webhook change skipped: field is not 'messages'")
+                continue
+            value = change.get("value")
+            if isinstance(value, Mapping):
+                yield value
+
+
+def _contacts(raw: object) -> dict[str, tuple[str | None, str | None]]:
+    """Profile name and user id of each contact, keyed by its wa_id and by its user id."""
+    contacts: dict[str, tuple[str | None, str | None]] = {}
+    for contact in _mappings(raw):
+        name = _string(_mapping(contact.get("profile")).get("name"), MAX_NAME_LENGTH)
+        user_id = _string(contact.get("user_id"), MAX_ID_LENGTH)
+        for key in (_string(contact.get("wa_id"), MAX_ID_LENGTH), user_id):
+            if key:
+                contacts[key] = (name, user_id)
+    return contacts
+
+
+def _message(
+    raw: Mapping,
+    contacts: Mapping[str, tuple[str | None, str | None]],
+    phone_number_id: str | None,
+) -> InboundMessage | None:
+    message_id = _string(raw.get("id"), MAX_ID_LENGTH)
+    timestamp = _timestamp(raw.get("timestamp"))
+    sender = _string(raw.get("from"), MAX_ID_LENGTH)
+    phone = e164(sender)
+    user_id = _string(raw.get("from_user_id"), MAX_ID_LENGTH) or _string(
+        raw.get("user_id"), MAX_ID_LENGTH
+    )
+    profile_name, contact_user_id = (
+        contacts.get(sender or "") or contacts.get(user_id or "") or (None, None)
+    )
+    user_id = user_id or contact_user_id
+    if message_id is None or timestamp is None or (phone is None and user_id is None):
+        logger.debug("webhook message skipped: no usable id, timestamp or sender")
+        return None
+    wa_type = _string(raw.get("type"), MAX_NAME_LENGTH) or "unknown"
+    kind, text = _kind_and_text(wa_type, raw)
+    new_phone = None
+    if kind is InboundKind.SYSTEM:
+        new_phone = e164(_mapping(raw.get("system")).get("wa_id"))
+    return InboundMessage(
+        message_id=message_id,
+        timestamp=timestamp,
+        kind=kind,
+        wa_type=wa_type,
+        phone=phone,
+        user_id=user_id,
+        text=text,
+        profile_name=profile_name,
+        phone_number_id=phone_number_id,
+        new_phone=new_phone,
+    )
+
+
+def _kind_and_text(wa_type: str, raw: Mapping) -> tuple[InboundKind, str | None]:
+    """Everything a citizen can type or tap becomes TEXT, so keywords work on buttons too."""
+    if wa_type == "text":
+        return InboundKind.TEXT, _string(_mapping(raw.get("text")).get("body"), MAX_TEXT_LENGTH)
+    if wa_type == "button":
+        return InboundKind.TEXT, _string(_mapping(raw.get("button")).get("text"), MAX_TEXT_LENGTH)
+    if wa_type == "interactive":
+        interactive = _mapping(raw.get("interactive"))
+        for reply_key in ("button_reply", "list_reply"):
+            title = _string(_mapping(interactive.get(reply_key)).get("title"), MAX_TEXT_LENGTH)
+            if title is not None:
+                return InboundKind.TEXT, title
+        return InboundKind.OTHER, None
+    if wa_type in _MEDIA_TYPES:
+        return InboundKind.MEDIA, None
+    return _KINDS_BY_TYPE.get(wa_type, InboundKind.OTHER), None
+
+
+def _status(raw: Mapping) -> StatusUpdate | None:
+    message_id = _string(raw.get("id"), MAX_ID_LENGTH)
+    status = _string(raw.get("status"), MAX_NAME_LENGTH)
+    timestamp = _timestamp(raw.get("timestamp"))
+    if message_id is None or status is None or timestamp is None:
+        logger.debug("webhook status skipped: no usable id, status or timestamp")
+        return None
+    return StatusUpdate(
+        message_id=message_id,
+        status=status,
+        timestamp=timestamp,
+        recipient=e164(raw.get("recipient_id")),
+        callback_data=_string(raw.get("biz_opaque_callback_data"), MAX_CALLBACK_LENGTH),
+        errors=tuple(_errors(raw.get("errors"))),
+    )
+
+
+def _errors(raw: object) -> list[StatusError]:
+    errors = []
+    for error in _mappings(raw):
+        code, title, details = error_fields(error)
+        errors.append(StatusError(code=code, title=title, details=details))
+    return errors
+
+
+def _timestamp(value: object) -> datetime | None:
+    """Unix seconds (Meta sends a string) as an aware UTC datetime; None when out of range."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not (0 < len(value) <= MAX_TIMESTAMP_DIGITS):
+        return None
+    if not (value.isascii() and value.isdigit()):
+        return None
+    try:
+        return datetime.fromtimestamp(int(value), tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _string(value: object, max_length: int) -> str | None:
+    if isinstance(value, str) and 0 < len(value) <= max_length:
+        return value
+    return None
+
+
+def _mapping(value: object) -> Mapping:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _mappings(value: object) -> Iterator[Mapping]:
+    if isinstance(value, list):
+        yield from (item for item in value if isinstance(item, Mapping))

@@ -1,0 +1,39 @@
+"""Make a fresh installation usable: a current privacy notice and a staff account."""
+
+import secrets
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.template.loader import render_to_string
+
+from subscribers import selectors, services
+
+
+class Command(BaseCommand):
+    help = "Ensure a current privacy notice and an administrator exist (prints a new password)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--username", default="admin")
+
+    def handle(self, *args, username: str, **options):
+        if selectors.privacy_notice_current() is None:
+            notice = services.privacy_notice_publish(
+                version="1.0",
+                title="Informativa privacy del servizio WhatsApp",
+                body=render_to_string(
+                    "privacy/default_notice.txt", {"comune_name": settings.COMUNE_NAME}
+                ).strip(),
+            )
+            self.stdout.write(f"Published privacy notice {notice.version} (edit it in the admin).")
+
+        user_model = get_user_model()
+        if not user_model.objects.filter(is_superuser=True).exists():
+            password = secrets.token_urlsafe(12)
+            user_model.objects.create_superuser(username=username, email="", password=password)
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Created administrator '{username}' with password: {password}\n"
+                    "It is shown only now; change it in the admin."
+                )
+            )

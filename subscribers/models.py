@@ -1,0 +1,202 @@
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class Subscriber(models.Model):
+    """A citizen who wrote a keyword to the comune's number."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("active")
+        UNSUBSCRIBED = "unsubscribed", _("unsubscribed")
+        UNREACHABLE = "unreachable", _("unreachable")
+
+    # E.164 ("+39…"). NULL only for a citizen known by WhatsApp's user id alone (usernames);
+    # NULL rather than "" so that the unique constraints ignore a missing address.
+    phone = models.CharField(_("phone number"), max_length=16, null=True, blank=True)  # noqa: DJ001
+    wa_user_id = models.CharField(  # noqa: DJ001
+        _("WhatsApp user id"), max_length=128, null=True, blank=True
+    )
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.UNSUBSCRIBED
+    )
+    subscribed_at = models.DateTimeField(_("subscribed at"), null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(_("unsubscribed at"), null=True, blank=True)
+    # The citizen's own time of the newest keyword that decided the status: an older keyword
+    # redelivered late by Meta must not overturn it.
+    keyword_at = models.DateTimeField(_("last keyword at"), null=True, blank=True)
+    # Opens WhatsApp's 24-hour customer-service window.
+    last_inbound_at = models.DateTimeField(_("last message at"), null=True, blank=True)
+    # The citizen told WhatsApp to stop business messages (Meta's 131050): nothing is sent
+    # until they write to us again.
+    messages_stopped_at = models.DateTimeField(
+        _("stopped business messages at"), null=True, blank=True
+    )
+    # Consecutive "not on WhatsApp" failures; enough of them mark the number unreachable.
+    undeliverable_count = models.PositiveSmallIntegerField(_("undeliverable"), default=0)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("subscriber")
+        verbose_name_plural = _("subscribers")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["phone"], condition=Q(phone__isnull=False), name="subscriber_phone_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["wa_user_id"],
+                condition=Q(wa_user_id__isnull=False),
+                name="subscriber_wa_user_id_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(phone__isnull=False) | Q(wa_user_id__isnull=False),
+                name="subscriber_has_an_address",
+            ),
+            models.CheckConstraint(
+                condition=Q(phone__isnull=True) | Q(phone__regex=r"^\+[1-9][0-9]{5,14}$"),
+                name="subscriber_phone_e164",
+            ),
+        ]
+        indexes = [models.Index(fields=["status"], name="subscriber_status_idx")]
+
+    def __str__(self) -> str:
+        return self.masked_address
+
+    @property
+    def address(self) -> str:
+        """Where WhatsApp messages go: the number, or the user id when no number is known."""
+        return self.phone or self.wa_user_id or ""
+
+    @property
+    def masked_address(self) -> str:
+        address = self.address
+        return address[:3] + "•" * max(len(address) - 5, 0) + address[-2:]
+
+    @property
+    def is_subscribed(self) -> bool:
+        return self.status in (self.Status.ACTIVE, self.Status.UNREACHABLE)
+
+
+class PrivacyNotice(models.Model):
+    """A version of the service's privacy notice; exactly one is current."""
+
+    version = models.CharField(_("version"), max_length=32, unique=True)
+    title = models.CharField(_("title"), max_length=200)
+    body = models.TextField(_("text"))
+    published_at = models.DateTimeField(_("published at"))
+    is_current = models.BooleanField(_("current"), default=False)
+
+    class Meta:
+        verbose_name = _("privacy notice")
+        verbose_name_plural = _("privacy notices")
+        ordering = ["-published_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_current"], condition=Q(is_current=True), name="one_current_notice"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.version})"
+
+
+class ConsentRecord(models.Model):
+    """One consent event, appended and never changed: the proof of what a citizen accepted."""
+
+    class Action(models.TextChoices):
+        GRANTED = "granted", _("granted")
+        WITHDRAWN = "withdrawn", _("withdrawn")
+
+    class Channel(models.TextChoices):
+        WHATSAPP = "whatsapp", _("WhatsApp")
+        IMPORT = "import", _("import")
+        ADMIN = "admin", _("admin")
+
+    subscriber = models.ForeignKey(
+        Subscriber, on_delete=models.PROTECT, related_name="consents", verbose_name=_("subscriber")
+    )
+    action = models.CharField(_("action"), max_length=16, choices=Action.choices)
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    notice = models.ForeignKey(
+        PrivacyNotice,
+        on_delete=models.PROTECT,
+        related_name="consents",
+        verbose_name=_("privacy notice"),
+    )
+    occurred_at = models.DateTimeField(_("occurred at"))  # the citizen's own message time
+    recorded_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+    # Message id and text, or importing user and file: what proves the event.
+    evidence = models.JSONField(_("evidence"), default=dict)
+
+    class Meta:
+        verbose_name = _("consent record")
+        verbose_name_plural = _("consent records")
+        ordering = ["occurred_at", "id"]
+        indexes = [
+            models.Index(fields=["subscriber", "occurred_at"], name="consent_subscriber_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class InboundMessage(models.Model):
+    """Every message a citizen sent, once: idempotency against Meta's redeliveries, and audit.
+
+    Only keywords keep their text; of anything else nothing of its content is stored.
+    """
+
+    class Intent(models.TextChoices):
+        SUBSCRIBE = "subscribe", _("subscribe")
+        UNSUBSCRIBE = "unsubscribe", _("unsubscribe")
+        HELP = "help", _("help")
+        OTHER = "other", _("other")
+        IGNORED = "ignored", _("ignored")  # reactions, system notices: no reply at all
+
+    class Reply(models.TextChoices):
+        NONE = "", _("no reply")
+        SUBSCRIBED = "subscribed", _("subscription confirmed")
+        ALREADY_SUBSCRIBED = "already_subscribed", _("already subscribed")
+        UNSUBSCRIBED = "unsubscribed", _("unsubscription confirmed")
+        NOT_SUBSCRIBED = "not_subscribed", _("was not subscribed")
+        HELP = "help", _("help")
+        ONE_WAY_NOTICE = "one_way_notice", _("one-way notice")
+
+    wamid = models.CharField(_("message id"), max_length=256, unique=True)
+    # As the gateway gives them: a citizen may have a number, a user id, or both.
+    phone = models.CharField(_("phone number"), max_length=16, null=True, blank=True)  # noqa: DJ001
+    wa_user_id = models.CharField(  # noqa: DJ001
+        _("WhatsApp user id"), max_length=128, null=True, blank=True
+    )
+    subscriber = models.ForeignKey(
+        Subscriber,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="inbound_messages",
+        verbose_name=_("subscriber"),
+    )
+    wa_type = models.CharField(_("type"), max_length=32)
+    intent = models.CharField(_("intent"), max_length=16, choices=Intent.choices)
+    text = models.TextField(_("keyword text"), blank=True)
+    occurred_at = models.DateTimeField(_("sent at"))
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True)
+    reply = models.CharField(_("reply"), max_length=32, choices=Reply.choices, blank=True)
+    reply_wamid = models.CharField(_("reply message id"), max_length=256, blank=True)
+    reply_error = models.CharField(_("reply error"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("inbound message")
+        verbose_name_plural = _("inbound messages")
+        ordering = ["-received_at"]
+        indexes = [
+            models.Index(fields=["phone", "reply", "received_at"], name="inbound_notice_idx"),
+            models.Index(fields=["received_at"], name="inbound_received_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.wa_type} {self.occurred_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def address(self) -> str:
+        return self.phone or self.wa_user_id or ""

@@ -1,0 +1,68 @@
+"""Production refuses to start without its secrets, and passes Django's deployment checks."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PRODUCTION = {
+    "SECRET_KEY": "a-production-secret-key-that-is-long-and-random-enough-0123456789abcdef",
+    "WHATSAPP_APP_SECRET": "app-secret",
+    "WHATSAPP_VERIFY_TOKEN": "verify-token",
+    "ALLOWED_HOSTS": "info.comune.example.it",
+}
+
+
+def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("WHATSAPP_", "DJANGO_"))}
+    clean.update({"ENV_FILE": os.devnull, "DEBUG": "false", "DATABASE_URL": "sqlite://:memory:"})
+    clean.pop("SECRET_KEY", None)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=REPO,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN"])
+def test_production_refuses_to_start_without_a_secret(missing):
+    env = {k: v for k, v in PRODUCTION.items() if k != missing}
+    result = manage("check", **env)
+
+    assert result.returncode != 0
+    assert f"Set the {missing} environment variable" in result.stderr
+
+
+def test_the_cloud_backend_needs_its_token_and_number():
+    result = manage("check", **PRODUCTION, WHATSAPP_BACKEND="cloud")
+
+    assert result.returncode != 0
+    assert "WHATSAPP_PHONE_NUMBER_ID" in result.stderr
+
+
+def test_an_unknown_backend_is_named_in_the_error():
+    result = manage("check", **PRODUCTION, WHATSAPP_BACKEND="carrier-pigeon")
+
+    assert result.returncode != 0
+    assert "WHATSAPP_BACKEND must be one of cloud, console, locmem" in result.stderr
+
+
+def test_production_settings_pass_check_deploy():
+    result = manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        **PRODUCTION,
+        WHATSAPP_BACKEND="cloud",
+        WHATSAPP_PHONE_NUMBER_ID="106540352242922",
+        WHATSAPP_ACCESS_TOKEN="token",
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr

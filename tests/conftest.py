@@ -1,0 +1,126 @@
+import json
+import os
+import socket
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from django.conf import settings as django_settings
+from django.db import connection
+
+import gateway
+
+FIXTURES = Path(__file__).parent / "fixtures" / "whatsapp"
+ON_CI = os.environ.get("CI") == "true"
+
+
+def _reachable(url: str) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname, parsed.port or 6379), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """On CI the real services are part of what is proven: their absence fails the run."""
+    if not ON_CI:
+        return
+    problems = []
+    if "postgresql" not in django_settings.DATABASES["default"]["ENGINE"]:
+        problems.append("DATABASE_URL does not point at PostgreSQL")
+    redis_url = os.environ.get("TEST_REDIS_URL", "")
+    if not redis_url or not _reachable(redis_url):
+        problems.append(f"Redis is not reachable at TEST_REDIS_URL={redis_url!r}")
+    if problems:
+        pytest.exit("CI=true but " + "; ".join(problems), returncode=1)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The real Redis the service tests use; they skip without it, except on CI."""
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    if not _reachable(url):
+        pytest.skip(f"needs Redis at {url} (set TEST_REDIS_URL; CI requires it)")
+    return url
+
+
+@pytest.fixture
+def postgres(db) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: run with DATABASE_URL=postgres://… (CI=true does)")
+
+
+@pytest.fixture(autouse=True)
+def whatsapp_outbox() -> list:
+    """The locmem gateway's outbox, emptied for every test, like Django's mail.outbox."""
+    gateway.outbox.clear()
+    return gateway.outbox
+
+
+@pytest.fixture
+def privacy_notice(db):
+    from subscribers.services import privacy_notice_publish
+
+    return privacy_notice_publish(version="1.0", title="Informativa", body="Testo.")
+
+
+def load_payload(name: str) -> dict:
+    return json.loads((FIXTURES / f"{name}.json").read_text())
+
+
+def text_payload(
+    text: str,
+    *,
+    phone: str = "393331234567",
+    wamid: str = "wamid.test1",
+    at: datetime | None = None,
+) -> dict:
+    """A Meta webhook body carrying one text message."""
+    timestamp = int((at or datetime.now(UTC)).timestamp())
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": "102290129340398",
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {"phone_number_id": "106540352242922"},
+                            "contacts": [{"profile": {"name": "Maria"}, "wa_id": phone}],
+                            "messages": [
+                                {
+                                    "from": phone,
+                                    "id": wamid,
+                                    "timestamp": str(timestamp),
+                                    "type": "text",
+                                    "text": {"body": text},
+                                }
+                            ],
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+
+
+@pytest.fixture
+def post_webhook(client, settings):
+    """POST a body to the webhook as Meta would: signed with the app secret over the raw bytes."""
+
+    def post(payload: dict | bytes, *, signature: str | None = "valid", **headers):
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        if signature == "valid":
+            signature = gateway.sign(body, settings.WHATSAPP_APP_SECRET)
+        if signature is not None:
+            headers["HTTP_X_HUB_SIGNATURE_256"] = signature
+        return client.generic(
+            "POST", "/webhooks/whatsapp/", body, content_type="application/json", **headers
+        )
+
+    return post

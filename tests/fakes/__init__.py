@@ -1,0 +1,1 @@
+"""Fakes of outside services, shared by tests and benchmarks."""

@@ -1,0 +1,280 @@
+import copy
+from datetime import UTC, datetime
+
+import pytest
+
+from gateway.types import InboundKind, StatusError
+from gateway.webhooks import e164, parse_webhook
+from tests.gateway.conftest import FIXTURES, load_fixture
+
+OUR_NUMBER_ID = "106540352242922"
+
+
+def only_message(name):
+    events = parse_webhook(load_fixture(name))
+    assert events.statuses == [] and events.errors == []
+    [message] = events.messages
+    return message
+
+
+def test_every_inbound_fixture_yields_its_messages():
+    for path in sorted(FIXTURES.glob("inbound_*.json")):
+        events = parse_webhook(load_fixture(path.name))
+        assert events.messages, path.name
+
+
+def test_text_message():
+    message = only_message("inbound_text_iscrivimi.json")
+    assert message.message_id == "wamid.HBgMMzkzMzMxMjM0NTY3FQIAEhggQTE2RjBFQjk2"
+    assert message.timestamp == datetime(2025, 11, 24, 16, 0, tzinfo=UTC)
+    assert message.timestamp.tzinfo is UTC
+    assert (message.kind, message.wa_type, message.text) == (InboundKind.TEXT, "text", "Iscrivimi")
+    assert message.phone == "+393331234567"
+    assert message.user_id is None
+    assert message.profile_name == "Maria Rossi"
+    assert message.phone_number_id == OUR_NUMBER_ID
+    assert message.new_phone is None
+
+
+def test_text_is_kept_exactly_as_typed():
+    message = only_message("inbound_text_cancellami_accents.json")
+    assert message.text == "  CANCELLAMI!! 🙏 "
+    assert message.timestamp == datetime.fromtimestamp(1764000600, tz=UTC)
+
+
+def test_template_button_reply_carries_its_text():
+    message = only_message("inbound_button_reply.json")
+    assert (message.kind, message.wa_type, message.text) == (
+        InboundKind.TEXT,
+        "button",
+        "Cancellami",
+    )
+    assert message.phone == "+393331234567"
+
+
+def test_interactive_reply_carries_its_title():
+    message = only_message("inbound_interactive_reply.json")
+    assert (message.kind, message.wa_type, message.text) == (
+        InboundKind.TEXT,
+        "interactive",
+        "Iscrivimi",
+    )
+
+
+def test_list_reply_carries_its_title():
+    payload = load_fixture("inbound_interactive_reply.json")
+    raw = payload["entry"][0]["changes"][0]["value"]["messages"][0]
+    raw["interactive"] = {"type": "list_reply", "list_reply": {"id": "h", "title": "Aiuto"}}
+    [message] = parse_webhook(payload).messages
+    assert (message.kind, message.text) == (InboundKind.TEXT, "Aiuto")
+
+
+def test_image_is_media_without_text():
+    message = only_message("inbound_image.json")
+    assert (message.kind, message.wa_type, message.text) == (InboundKind.MEDIA, "image", None)
+    assert message.phone == "+393339876543"
+    assert message.profile_name == "Luca"
+
+
+def test_reaction():
+    message = only_message("inbound_reaction.json")
+    assert (message.kind, message.wa_type, message.text) == (InboundKind.REACTION, "reaction", None)
+
+
+def test_unsupported_type_is_other():
+    message = only_message("inbound_unsupported.json")
+    assert (message.kind, message.wa_type) == (InboundKind.OTHER, "unsupported")
+    assert message.message_id == "wamid.HBgMMzkzMzMxMjM0NTY3FQIAEhggRzdD"
+
+
+def test_number_change_gives_the_new_number():
+    message = only_message("inbound_system_number_changed.json")
+    assert (message.kind, message.wa_type) == (InboundKind.SYSTEM, "system")
+    assert message.phone == "+393331234567"
+    assert message.new_phone == "+393331112223"
+
+
+def test_a_batch_gives_every_change_in_order():
+    events = parse_webhook(load_fixture("inbound_batch_two_messages.json"))
+    assert [(m.message_id, m.phone, m.text, m.profile_name) for m in events.messages] == [
+        ("wamid.BATCH1", "+393330000001", "iscrivimi", "A"),
+        ("wamid.BATCH2", "+393330000002", "Iscriviti per favore", "B"),
+    ]
+
+
+def test_statuses_are_given_in_meta_s_order():
+    events = parse_webhook(load_fixture("status_sent_delivered_read.json"))
+    assert events.messages == [] and events.errors == []
+    assert [(s.status, s.timestamp.timestamp()) for s in events.statuses] == [
+        ("read", 1764004010),
+        ("sent", 1764004001),
+        ("delivered", 1764004005),
+    ]
+    for status in events.statuses:
+        assert status.message_id == "wamid.HBgMBROADCAST1"
+        assert status.recipient == "+393331234567"
+        assert status.callback_data == "d:42"
+        assert status.errors == ()
+
+
+def test_failed_status_carries_its_error():
+    [status] = parse_webhook(load_fixture("status_failed_undeliverable.json")).statuses
+    assert (status.message_id, status.status, status.recipient, status.callback_data) == (
+        "wamid.HBgMBROADCAST2",
+        "failed",
+        "+393339999999",
+        "d:43",
+    )
+    assert status.errors == (
+        StatusError(131026, "Message undeliverable", "Message Undeliverable."),
+    )
+
+
+def test_failed_status_without_callback_data():
+    [status] = parse_webhook(load_fixture("status_failed_marketing_opt_out.json")).statuses
+    assert status.callback_data is None
+    [error] = status.errors
+    assert error.code == 131050
+    assert error.title == "Unable to deliver the message."
+    assert error.details == "The user has opted out of marketing messages."
+
+
+def test_account_level_errors():
+    events = parse_webhook(load_fixture("account_error.json"))
+    assert events.messages == [] and events.statuses == []
+    assert events.errors == [StatusError(131000, "Something went wrong", "Unknown error")]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "send_response_ok.json",
+        "send_error_rate_limit.json",
+        "templates_list.json",
+    ],
+)
+def test_payloads_that_are_not_webhooks_give_nothing(name):
+    events = parse_webhook(load_fixture(name))
+    assert (events.messages, events.statuses, events.errors) == ([], [], [])
+
+
+def test_every_fixture_parses():
+    for path in FIXTURES.glob("*.json"):
+        parse_webhook(load_fixture(path.name))
+
+
+def _text_payload(**changes):
+    payload = load_fixture("inbound_text_iscrivimi.json")
+    raw = payload["entry"][0]["changes"][0]["value"]["messages"][0]
+    for key, value in changes.items():
+        if value is None:
+            raw.pop(key, None)
+        else:
+            raw[key] = value
+    return payload
+
+
+def test_a_username_user_without_phone_number_is_kept_by_user_id():
+    payload = _text_payload(**{"from": None, "from_user_id": "IT.1502576394655843"})
+    payload["entry"][0]["changes"][0]["value"]["contacts"] = [
+        {"profile": {"name": "Maria"}, "user_id": "IT.1502576394655843"}
+    ]
+    [message] = parse_webhook(payload).messages
+    assert (message.phone, message.user_id, message.profile_name) == (
+        None,
+        "IT.1502576394655843",
+        "Maria",
+    )
+
+
+def test_the_user_id_may_come_from_the_contact():
+    payload = _text_payload()
+    payload["entry"][0]["changes"][0]["value"]["contacts"][0]["user_id"] = "IT.42"
+    [message] = parse_webhook(payload).messages
+    assert (message.phone, message.user_id) == ("+393331234567", "IT.42")
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"from": None},
+        {"from": "+393331234567"},
+        {"from": "12345"},
+        {"from": "1234567890123456"},
+        {"from": "٣٩٣٣٣١٢٣٤٥٦٧"},  # Arabic-Indic digits are digits, not ASCII ones
+        {"id": None},
+        {"id": ""},
+        {"id": "w" * 257},
+        {"id": 12345},
+        {"timestamp": None},
+        {"timestamp": "yesterday"},
+        {"timestamp": "-5"},
+        {"timestamp": "1e9"},
+        {"timestamp": "9" * 13},
+        {"timestamp": "999999999999"},  # past datetime's year 9999
+        {"timestamp": 10**400},
+        {"timestamp": 1.5},
+        {"timestamp": True},
+    ],
+)
+def test_a_message_that_cannot_be_trusted_is_skipped(changes):
+    assert parse_webhook(_text_payload(**changes)).messages == []
+
+
+def test_a_numeric_timestamp_is_accepted():
+    [message] = parse_webhook(_text_payload(timestamp=1764000000)).messages
+    assert message.timestamp == datetime(2025, 11, 24, 16, 0, tzinfo=UTC)
+
+
+def test_one_bad_message_does_not_hide_the_others():
+    payload = load_fixture("inbound_batch_two_messages.json")
+    changes = payload["entry"][0]["changes"]
+    changes[0]["value"]["messages"].insert(0, {"id": None, "garbage": [1, 2]})
+    changes.insert(0, "not a change")
+    changes.insert(0, {"field": "account_update", "value": {"messages": changes[1]["value"]}})
+    payload["entry"].append({"changes": None})
+    assert [m.message_id for m in parse_webhook(payload).messages] == [
+        "wamid.BATCH1",
+        "wamid.BATCH2",
+    ]
+
+
+def test_other_objects_are_ignored():
+    payload = copy.deepcopy(load_fixture("inbound_text_iscrivimi.json"))
+    payload["object"] = "page"
+    assert parse_webhook(payload).messages == []
+
+
+def test_wrong_types_inside_a_message_leave_the_optional_fields_empty():
+    payload = _text_payload(text={"body": ["Iscrivimi"]}, type=7)
+    payload["entry"][0]["changes"][0]["value"]["metadata"] = "x"
+    payload["entry"][0]["changes"][0]["value"]["contacts"] = [{"profile": None, "wa_id": 3}]
+    [message] = parse_webhook(payload).messages
+    assert (message.kind, message.wa_type, message.text) == (InboundKind.OTHER, "unknown", None)
+    assert (message.profile_name, message.phone_number_id) == (None, None)
+
+
+def test_status_without_a_usable_recipient_keeps_the_status():
+    payload = load_fixture("status_failed_undeliverable.json")
+    raw = payload["entry"][0]["changes"][0]["value"]["statuses"][0]
+    raw.update(recipient_id=None, biz_opaque_callback_data="x" * 513, errors=[None, {"code": "1"}])
+    [status] = parse_webhook(payload).statuses
+    assert (status.recipient, status.callback_data) == (None, None)
+    assert status.errors == (StatusError(None, "", ""),)
+
+
+@pytest.mark.parametrize(
+    ("wa_id", "expected"),
+    [
+        ("393331234567", "+393331234567"),
+        ("123456", "+123456"),
+        ("123456789012345", "+123456789012345"),
+        ("12345", None),
+        ("+393331234567", None),
+        ("39 333 1234567", None),
+        (393331234567, None),
+        (None, None),
+    ],
+)
+def test_e164(wa_id, expected):
+    assert e164(wa_id) == expected
