@@ -228,3 +228,12 @@ BROADCAST_RETRY_BASE_SECONDS = env.float("BROADCAST_RETRY_BASE_SECONDS", default
 BROADCAST_RATE_LIMITED_PAUSE_SECONDS = env.float(
     "BROADCAST_RATE_LIMITED_PAUSE_SECONDS", default=1.0
 )
+# Meta's messaging limit: unique citizens reached in a moving 24 hours (250 for a new number,
+# then 2,000, 10,000, 100,000; 0 = unlimited). Delivery spreads the rest over the next window.
+WHATSAPP_MESSAGING_LIMIT = env.int("WHATSAPP_MESSAGING_LIMIT", default=0)
+BROADCAST_MESSAGING_LIMIT_RETRY_SECONDS = env.float(
+    "BROADCAST_MESSAGING_LIMIT_RETRY_SECONDS", default=900.0
+)
+BROADCAST_STALLED_AFTER = datetime.timedelta(
+    seconds=env.int("BROADCAST_STALLED_AFTER_SECONDS", default=120)
+)

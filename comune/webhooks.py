@@ -11,6 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 import gateway
+from broadcasts import services as broadcast_services
 from subscribers import services as subscriber_services
 
 logger = logging.getLogger(__name__)
@@ -46,6 +47,8 @@ def whatsapp_webhook(request: HttpRequest) -> HttpResponse:
     try:
         for message in events.messages:
             subscriber_services.inbound_message_receive(message=message)
+        if events.statuses:
+            broadcast_services.deliveries_record_statuses(statuses=events.statuses)
     except (DatabaseError, subscriber_services.NoCurrentPrivacyNotice):
         # Meta redelivers what did not get a 200; what was already stored is skipped then.
         logger.exception("webhook not processed, asking Meta to redeliver")

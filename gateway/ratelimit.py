@@ -151,7 +151,7 @@ redis.call('SET', KEYS[1], string.format('%.17g', new_tat),
 return {1, string.format('%.17g', offset)}
 """
 
-# KEYS[1]: the schedule key. ARGV[1]: the pause in microseconds. The TAT becomes at least now + pause.
+# KEYS[1]: the schedule key. ARGV[1]: the pause in microseconds. TAT becomes >= now + pause.
 _SLOW_DOWN_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
