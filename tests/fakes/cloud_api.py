@@ -15,7 +15,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
@@ -30,6 +30,7 @@ class FakeRequest:
     headers: dict[str, str]
     body: bytes
     json: Any  # the decoded body, None when it is not JSON
+    received_at: float = field(default_factory=time.time)
 
 
 Answer = tuple[int, Any]  # HTTP status and a JSON-serialisable body
@@ -64,6 +65,8 @@ class FakeCloudAPI:
         self.templates_page_size = templates_page_size
         self._lock = threading.Lock()
         self._requests: list[FakeRequest] = []
+        # The message sends answered with a message id, in order: what "Meta" accepted.
+        self.accepted: list[FakeRequest] = []
         self._failures: deque[Answer] = deque()
         self._wamids = itertools.count(1)
         self._connections = 0
@@ -145,6 +148,7 @@ class FakeCloudAPI:
         with self._lock:
             self._requests.clear()
             self._failures.clear()
+            self.accepted.clear()
         self.responder = None
 
     # Called by the handler
@@ -178,6 +182,8 @@ class FakeCloudAPI:
 
     def _accepted(self, request: FakeRequest) -> dict[str, Any]:
         to = request.json.get("to") if isinstance(request.json, Mapping) else None
+        with self._lock:
+            self.accepted.append(request)
         return {
             "messaging_product": "whatsapp",
             "contacts": [{"input": to, "wa_id": str(to).lstrip("+")}],

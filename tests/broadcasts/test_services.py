@@ -1,0 +1,355 @@
+"""A broadcast's life as staff and citizens observe it (tasks run in-process here)."""
+
+from datetime import UTC, datetime, timedelta
+from unittest import mock
+
+import pytest
+
+import gateway
+from broadcasts import selectors, services
+from broadcasts.models import Broadcast, Delivery
+from subscribers.models import Subscriber
+
+pytestmark = pytest.mark.django_db
+
+A, B, C = "+393331111111", "+393332222222", "+393333333333"
+
+
+def approve(broadcast, approver, run_on_commit, **kwargs):
+    services.broadcast_submit(broadcast=broadcast, actor=broadcast.created_by)
+    with run_on_commit():
+        return services.broadcast_approve(broadcast=broadcast, actor=approver, **kwargs)
+
+
+def events(broadcast):
+    return list(broadcast.events.values_list("action", "actor__username"))
+
+
+def test_an_approved_broadcast_reaches_every_subscriber_once(
+    draft, approver, subscribe, unsubscribe, whatsapp_outbox, run_on_commit
+):
+    subscribe(A, B, C)
+    unsubscribe(C)
+
+    approve(draft, approver, run_on_commit)
+
+    draft.refresh_from_db()
+    assert draft.status == Broadcast.Status.SENT
+    assert sorted(m.to for m in whatsapp_outbox) == [A, B]
+    # Outside the 24-hour window only a template is delivered.
+    assert all(isinstance(m, gateway.TemplateMessage) for m in whatsapp_outbox)
+    assert whatsapp_outbox[0].rendered_body() == (
+        "Avviso dal Comune: via Roma chiusa domani dalle 8 alle 18"
+    )
+    counts = selectors.broadcast_delivery_counts(broadcast_id=draft.pk)
+    assert (counts.total, counts.sent, counts.queued, counts.failed) == (2, 2, 0, 0)
+    assert events(draft) == [
+        ("created", "editor"),
+        ("submitted", "editor"),
+        ("approved", "approver"),
+        ("sending started", None),
+        ("sent", None),
+    ]
+
+
+def test_inside_the_window_the_text_goes_as_written(
+    draft, approver, subscribe, whatsapp_outbox, run_on_commit
+):
+    subscribe(A, at=datetime.now(UTC) - timedelta(hours=1))
+    Subscriber.objects.update(last_inbound_at=datetime.now(UTC) - timedelta(hours=1))
+
+    approve(draft, approver, run_on_commit)
+
+    [message] = whatsapp_outbox
+    assert isinstance(message, gateway.TextMessage)
+    assert message.body == draft.body
+    assert message.callback_data == f"d:{Delivery.objects.get().pk}"
+
+
+def test_the_author_cannot_approve_their_own_broadcast(draft, editor, settings):
+    editor.user_permissions.add(*approver_permissions())
+    editor = type(editor).objects.get(pk=editor.pk)
+    services.broadcast_submit(broadcast=draft, actor=editor)
+
+    with pytest.raises(services.TransitionNotAllowed, match="Another person"):
+        services.broadcast_approve(broadcast=draft, actor=editor)
+
+    settings.BROADCAST_FOUR_EYES = False  # a one-person office
+    assert services.broadcast_approve(broadcast=draft, actor=editor).status == "approved"
+
+
+def approver_permissions():
+    from django.contrib.auth.models import Permission
+
+    return Permission.objects.filter(codename="approve_broadcast")
+
+
+def test_an_editor_cannot_approve(draft, editor):
+    services.broadcast_submit(broadcast=draft, actor=editor)
+    other_editor = type(editor).objects.create_user("other", is_staff=True)
+
+    with pytest.raises(services.TransitionNotAllowed):
+        services.broadcast_approve(broadcast=draft, actor=other_editor)
+    draft.refresh_from_db()
+    assert draft.status == Broadcast.Status.AWAITING_APPROVAL
+
+
+def test_an_emergency_is_approved_and_sent_in_one_step_by_its_author(
+    approver, subscribe, whatsapp_outbox, run_on_commit
+):
+    subscribe(A)
+    emergency = services.broadcast_create(
+        author=approver,
+        title="Allerta meteo",
+        body="Allerta rossa: restate in casa.",
+        category=Broadcast.Category.EMERGENCY,
+        priority=Broadcast.Priority.EMERGENCY,
+    )
+    with run_on_commit():
+        services.broadcast_send_emergency(broadcast=emergency, actor=approver)
+
+    emergency.refresh_from_db()
+    assert emergency.status == Broadcast.Status.SENT
+    assert [m.to for m in whatsapp_outbox] == [A]
+
+
+def test_a_normal_broadcast_cannot_skip_approval(draft, approver):
+    with pytest.raises(services.TransitionNotAllowed):
+        services.broadcast_send_emergency(broadcast=draft, actor=approver)
+
+
+def test_a_scheduled_broadcast_starts_at_its_time_and_only_once(
+    draft, approver, subscribe, whatsapp_outbox, run_on_commit
+):
+    subscribe(A)
+    send_at = datetime.now(UTC) + timedelta(hours=2)
+    approve(draft, approver, run_on_commit, scheduled_at=send_at)
+    assert whatsapp_outbox == []
+
+    assert services.broadcasts_dispatch_due(now=send_at - timedelta(seconds=1)) == []
+    with run_on_commit():
+        assert services.broadcasts_dispatch_due(now=send_at) == [draft.pk]
+    assert services.broadcasts_dispatch_due(now=send_at + timedelta(seconds=5)) == []
+
+    assert [m.to for m in whatsapp_outbox] == [A]
+
+
+def test_quiet_hours_hold_a_normal_broadcast_but_not_an_emergency(draft, approver, settings):
+    settings.BROADCAST_QUIET_HOURS = (
+        datetime.strptime("21:00", "%H:%M").time(),
+        datetime.strptime("08:00", "%H:%M").time(),
+    )
+    settings.TIME_ZONE = "Europe/Rome"
+    night = datetime(2026, 11, 25, 22, 30, tzinfo=UTC)  # 23:30 in Rome
+    morning = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)  # 08:00 in Rome
+    services.broadcast_submit(broadcast=draft, actor=draft.created_by)
+    services.broadcast_approve(broadcast=draft, actor=approver)
+    emergency = services.broadcast_create(
+        author=approver,
+        title="Allerta",
+        body="Allerta.",
+        category=Broadcast.Category.EMERGENCY,
+        priority=Broadcast.Priority.EMERGENCY,
+    )
+    services.broadcast_send_emergency(broadcast=emergency, actor=approver)
+
+    assert services.broadcasts_dispatch_due(now=night) == [emergency.pk]
+    assert services.broadcasts_dispatch_due(now=morning) == [draft.pk]
+
+
+def test_a_citizen_who_leaves_mid_broadcast_gets_nothing_more(
+    draft, approver, subscribe, unsubscribe, whatsapp_outbox
+):
+    subscribe(A, B)
+    sending(draft, approver)
+    unsubscribe(B)
+
+    services.deliveries_send_range(broadcast_id=draft.pk, first_id=0, last_id=10**9)
+
+    assert [m.to for m in whatsapp_outbox] == [A]
+    failed = Delivery.objects.get(subscriber__phone=B)
+    assert failed.status == Delivery.Status.FAILED
+    assert failed.error_title == "No longer subscribed"
+
+
+def _fan_out_without_sending(broadcast):
+    with mock.patch.object(services, "_enqueue_ranges"):
+        return services.broadcast_fan_out(broadcast_id=broadcast.pk)
+
+
+def test_fan_out_twice_creates_each_row_once(draft, subscribe):
+    subscribe(A, B, C)
+    assert _fan_out_without_sending(draft) == 3
+    assert _fan_out_without_sending(draft) == 0
+    assert Delivery.objects.count() == 3
+
+
+def test_fan_out_is_set_based(draft, django_assert_max_num_queries, subscribe, settings):
+    subscribe(*[f"+39333000{i:04d}" for i in range(50)])
+    settings.BROADCAST_FAN_OUT_SLICE = 1000
+    with django_assert_max_num_queries(4):
+        assert _fan_out_without_sending(draft) == 50
+
+
+def sending(draft, approver):
+    services.broadcast_submit(broadcast=draft, actor=draft.created_by)
+    services.broadcast_approve(broadcast=draft, actor=approver)
+    services.broadcasts_dispatch_due()
+    _fan_out_without_sending(draft)
+
+
+def status_update(delivery, status, *, seconds=0, callback=True, errors=()):
+    return gateway.StatusUpdate(
+        message_id=delivery.wamid or "wamid.unknown",
+        status=status,
+        timestamp=datetime(2026, 11, 25, 10, 0, seconds, tzinfo=UTC),
+        callback_data=f"d:{delivery.pk}" if callback else None,
+        errors=tuple(errors),
+    )
+
+
+def test_statuses_climb_and_never_go_back(draft, approver, subscribe):
+    subscribe(A)
+    sending(draft, approver)
+    services.deliveries_send_range(broadcast_id=draft.pk, first_id=0, last_id=10**9)
+    delivery = Delivery.objects.get()
+
+    services.deliveries_record_statuses(
+        statuses=[
+            status_update(delivery, "read", seconds=9),
+            status_update(delivery, "sent", seconds=1),
+            status_update(delivery, "delivered", seconds=5),
+        ]
+    )
+
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.READ
+    assert delivery.read_at.second == 9
+    counts = selectors.broadcast_delivery_counts(broadcast_id=draft.pk)
+    assert counts.read == 1
+
+
+def test_a_send_our_crashed_worker_never_recorded_is_matched_by_callback_data(
+    draft, approver, subscribe
+):
+    subscribe(A)
+    sending(draft, approver)
+    Delivery.objects.update(status=Delivery.Status.SENDING)  # claimed, then the worker died
+    delivery = Delivery.objects.get()
+
+    services.deliveries_record_statuses(
+        statuses=[
+            gateway.StatusUpdate(
+                message_id="wamid.accepted-by-meta",
+                status="delivered",
+                timestamp=datetime.now(UTC),
+                callback_data=f"d:{delivery.pk}",
+            )
+        ]
+    )
+
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.wamid) == ("delivered", "wamid.accepted-by-meta")
+    # …so the reaper leaves it alone: it will not be sent twice.
+    assert services.deliveries_requeue_stuck(now=datetime.now(UTC) + timedelta(hours=1)) == 0
+
+
+def test_the_reaper_requeues_rows_a_killed_worker_left_and_they_are_sent(
+    draft, approver, subscribe, whatsapp_outbox, run_on_commit
+):
+    subscribe(A)
+    sending(draft, approver)
+    Delivery.objects.update(status=Delivery.Status.SENDING, claimed_at=datetime.now(UTC))
+
+    assert services.deliveries_requeue_stuck() == 0  # not stuck yet
+    with run_on_commit():
+        assert services.deliveries_requeue_stuck(now=datetime.now(UTC) + timedelta(minutes=11)) == 1
+
+    assert [m.to for m in whatsapp_outbox] == [A]
+    assert Delivery.objects.get().status == Delivery.Status.SENT
+
+
+def test_a_citizen_who_stopped_business_messages_is_not_sent_to_until_they_write(
+    draft, approver, subscribe, privacy_notice
+):
+    subscribe(A)
+    sending(draft, approver)
+    services.deliveries_send_range(broadcast_id=draft.pk, first_id=0, last_id=10**9)
+    delivery = Delivery.objects.get()
+    failure = gateway.StatusError(131050, "User stopped marketing messages")
+
+    services.deliveries_record_statuses(
+        statuses=[status_update(delivery, "failed", errors=[failure])]
+    )
+
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.error_code) == ("failed", 131050)
+    assert Subscriber.objects.get().messages_stopped_at is not None
+    second = services.broadcast_create(
+        author=draft.created_by, title="Altro", body="Altro", category="event"
+    )
+    assert _fan_out_without_sending(second) == 0
+
+    from subscribers.services import inbound_message_receive
+
+    inbound_message_receive(
+        message=gateway.InboundMessage(
+            message_id="wamid.back",
+            timestamp=datetime.now(UTC),
+            kind=gateway.InboundKind.TEXT,
+            wa_type="text",
+            phone=A,
+            text="ciao",
+        )
+    )
+    assert _fan_out_without_sending(second) == 1
+
+
+def test_cancel_ends_the_rows_not_yet_sent(draft, approver, subscribe):
+    subscribe(A, B)
+    sending(draft, approver)
+
+    services.broadcast_cancel(broadcast=draft, actor=approver)
+
+    assert set(Delivery.objects.values_list("status", "error_title")) == {
+        ("failed", "Broadcast cancelled")
+    }
+    draft.refresh_from_db()
+    assert draft.status == Broadcast.Status.CANCELLED
+    with pytest.raises(services.TransitionNotAllowed):
+        services.broadcast_resume(broadcast=draft, actor=approver)
+
+
+def test_the_messaging_limit_spreads_the_rest_over_the_next_window(
+    draft, approver, subscribe, whatsapp_outbox, settings
+):
+    settings.WHATSAPP_MESSAGING_LIMIT = 2
+    subscribe(A, B, C)
+    sending(draft, approver)
+
+    outcome = services.deliveries_send_range(broadcast_id=draft.pk, first_id=0, last_id=10**9)
+
+    assert (
+        outcome.sent == 2 and outcome.retry_in == settings.BROADCAST_MESSAGING_LIMIT_RETRY_SECONDS
+    )
+    assert Delivery.objects.filter(status="queued").count() == 1
+    assert (
+        services.deliveries_send_range(broadcast_id=draft.pk, first_id=0, last_id=10**9).sent == 0
+    )
+
+
+def test_templates_are_synchronised_from_the_gateway(db, template):
+    created, updated = services.templates_sync(
+        templates=[
+            {
+                "name": "allerta",
+                "language": "it",
+                "category": "UTILITY",
+                "status": "APPROVED",
+                "body": "Allerta: {{1}}",
+            },
+        ]
+    )
+    assert (created, updated) == (1, 0)
+    template.refresh_from_db()
+    assert template.status == "DELETED"
