@@ -13,7 +13,7 @@ from threading import Event
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import Case, Count, F, Min, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -551,22 +551,34 @@ def deliveries_send_range(*, broadcast_id: int, first_id: int, last_id: int) -> 
             workers = min(settings.BROADCAST_SEND_CONCURRENCY, len(rows))
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 results = list(pool.map(lambda row: send(backend, row), rows))
-    outcome = _record_outcomes(broadcast, rows, results)
-    if capacity is not None and outcome.retry_in is None and len(rows) == capacity:
+    sent, failed, paused = _record_outcomes(broadcast, rows, results)
+    if paused:
+        return RangeOutcome(sent=sent, failed=failed)
+    retry_in = _range_retry_in(broadcast_id, first_id, last_id)
+    if retry_in is not None and capacity is not None and len(rows) == capacity:
         # The messaging limit cut this range short: the rest waits for the window to move.
-        outcome = RangeOutcome(
-            sent=outcome.sent,
-            failed=outcome.failed,
-            retry_in=settings.BROADCAST_MESSAGING_LIMIT_RETRY_SECONDS,
-        )
-    if outcome.retry_in is None:
+        retry_in = max(retry_in, settings.BROADCAST_MESSAGING_LIMIT_RETRY_SECONDS)
+    if retry_in is None:
         broadcast_complete_if_done(broadcast_id=broadcast_id)
-    return outcome
+    return RangeOutcome(sent=sent, failed=failed, retry_in=retry_in)
+
+
+def _range_retry_in(broadcast_id: int, first_id: int, last_id: int) -> float | None:
+    """Seconds until the range's next queued row is due; None when nothing is left queued."""
+    pending = Delivery.objects.filter(
+        broadcast_id=broadcast_id, id__gte=first_id, id__lte=last_id, status=DeliveryStatus.QUEUED
+    ).aggregate(count=Count("id"), first_due=Min("next_attempt_at"))
+    if not pending["count"]:
+        return None
+    if pending["first_due"] is None:
+        return 0.0
+    return max(0.0, (pending["first_due"] - timezone.now()).total_seconds())
 
 
 def _record_outcomes(
     broadcast: Broadcast, rows: list[Delivery], results: list[gateway.SendResult | None]
-) -> RangeOutcome:
+) -> tuple[int, int, bool]:
+    """Write the sends' outcomes in bulk; returns (sent, failed, whether the broadcast paused)."""
     now = timezone.now()
     accepted: dict[int, str] = {}
     failed: list[tuple[Delivery, gateway.SendError]] = []
@@ -622,10 +634,7 @@ def _record_outcomes(
             _record(broadcast, "paused", None, reason)
             logger.error("broadcast %s paused: %s", broadcast.pk, reason)
 
-    retry_in = None
-    if fatal is None and requeue:
-        retry_in = max(0.0, min((at - now).total_seconds() for at in requeue.values() if at))
-    return RangeOutcome(sent=len(accepted), failed=len(failed), retry_in=retry_in)
+    return len(accepted), len(failed), fatal is not None
 
 
 def _group_errors(failed: list[tuple[Delivery, gateway.SendError]]) -> dict:

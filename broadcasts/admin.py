@@ -1,0 +1,383 @@
+"""The staff side of broadcasts: write, approve, follow and report, in the Django admin.
+
+Only a draft can be edited; every later step is a button that calls one service
+(broadcasts/views.py). Templates are read-only here: they come from Meta.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.db.models import QuerySet
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+)
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from broadcasts import selectors, services, views
+from broadcasts.formatting import (
+    TEMPLATE_PARAMETER_MAX_LENGTH,
+    TEXT_BODY_MAX_LENGTH,
+    template_fill,
+    whatsapp_to_html,
+)
+from broadcasts.forms import ApproveForm, BroadcastForm, TestSendForm
+from broadcasts.models import Broadcast, MessageTemplate
+
+Status = Broadcast.Status
+EDITABLE_FIELDS = BroadcastForm.Meta.fields
+FAILED_SHOWN = 50
+
+# What the services write in BroadcastEvent.action, as staff read it.
+EVENT_LABELS = {
+    "created": _("created"),
+    "submitted": _("submitted for approval"),
+    "returned to draft": _("returned to draft"),
+    "approved": _("approved"),
+    "approved and sent (emergency)": _("approved and sent (emergency)"),
+    "sending started": _("sending started"),
+    "paused": _("paused"),
+    "resumed": _("resumed"),
+    "cancelled": _("cancelled"),
+    "retrying failed deliveries": _("retrying failed deliveries"),
+    "test sent": _("test sent"),
+    "sent": _("sent"),
+}
+
+
+def _bubble(html: SafeString) -> SafeString:
+    return format_html('<div class="wa-bubble">{}</div>', html)
+
+
+class FunnelChangeList(ChangeList):
+    """The changelist's page of broadcasts, each with its delivery funnel, in one query."""
+
+    def get_queryset(self, request: HttpRequest, exclude_parameters: Any = None) -> QuerySet:
+        queryset = super().get_queryset(request, exclude_parameters)
+        return selectors.broadcast_annotate_funnel(queryset)
+
+
+@admin.register(Broadcast)
+class BroadcastAdmin(admin.ModelAdmin):
+    form = BroadcastForm
+    list_display = [
+        "title",
+        "category",
+        "priority",
+        "status",
+        "scheduled_at",
+        "created_by",
+        "funnel",
+    ]
+    list_filter = ["status", "category", "priority"]
+    list_select_related = ["created_by"]
+    search_fields = ["title"]
+    date_hierarchy = "created_at"
+    change_form_template = "admin/broadcasts/broadcast/change_form.html"
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    class Media:
+        css = {"all": ["broadcasts/broadcasts.css"]}
+        js = ["broadcasts/preview.js", "broadcasts/status.js"]
+
+    # --- The list ---
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return FunnelChangeList
+
+    @admin.display(description=_("sent › delivered › read · failed"))
+    def funnel(self, obj: Broadcast) -> str:
+        sent = getattr(obj, "funnel_sent", 0)
+        failed = getattr(obj, "funnel_failed", 0)
+        if not sent and not failed:
+            return "—"
+        return format_html(
+            '<span class="wa-funnel">{} › {} › {} · <span class="wa-failed">{}</span></span>',
+            sent,
+            obj.funnel_delivered,
+            obj.funnel_read,
+            failed,
+        )
+
+    def get_actions(self, request: HttpRequest) -> dict:
+        # Deleting in bulk would take sent broadcasts and their delivery log with it.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    # --- The form: editable while a draft, read-only afterwards ---
+
+    def _is_draft(self, obj: Broadcast | None) -> bool:
+        return obj is None or obj.status == Status.DRAFT
+
+    def get_fieldsets(self, request: HttpRequest, obj: Broadcast | None = None) -> list:
+        template_title = _("Template (outside the citizen's 24-hour window)")
+        if self._is_draft(obj):
+            fieldsets = [
+                (None, {"fields": ["title", "body", "category", "priority"]}),
+                (template_title, {"fields": ["template", "template_parameters"]}),
+                (None, {"fields": ["media_url", "is_public", "scheduled_at"]}),
+            ]
+            if obj is not None:
+                fieldsets.append((_("Status"), {"fields": ["status", "created_by", "created_at"]}))
+            return fieldsets
+        return [
+            (None, {"fields": ["title", "message_preview", "category", "priority"]}),
+            (template_title, {"fields": ["template", "template_preview", "parameters_display"]}),
+            (None, {"fields": ["media_url", "is_public", "scheduled_at"]}),
+            (
+                _("Status"),
+                {
+                    "fields": [
+                        "status",
+                        "created_by",
+                        "created_at",
+                        "approved_by",
+                        "approved_at",
+                        "started_at",
+                        "finished_at",
+                    ]
+                },
+            ),
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Broadcast | None = None) -> list:
+        if obj is None:
+            return []
+        if obj.status == Status.DRAFT:
+            return ["status", "created_by", "created_at"]
+        return [
+            *EDITABLE_FIELDS,
+            "message_preview",
+            "template_preview",
+            "parameters_display",
+            "status",
+            "created_by",
+            "created_at",
+            "approved_by",
+            "approved_at",
+            "started_at",
+            "finished_at",
+        ]
+
+    @admin.display(description=_("text"))
+    def message_preview(self, obj: Broadcast) -> SafeString | str:
+        return _bubble(whatsapp_to_html(obj.body)) if obj.body else "—"
+
+    @admin.display(description=_("as a template message"))
+    def template_preview(self, obj: Broadcast) -> SafeString | str:
+        if obj.template is None:
+            return "—"
+        filled = template_fill(obj.template.body, list(obj.template_parameters))
+        return _bubble(whatsapp_to_html(filled))
+
+    @admin.display(description=_("template parameters"))
+    def parameters_display(self, obj: Broadcast) -> SafeString | str:
+        if not obj.template_parameters:
+            return "—"
+        items = format_html_join(
+            "", "<li><code>{{{{{}}}}}</code> {}</li>", enumerate(obj.template_parameters, 1)
+        )
+        return format_html('<ol class="wa-parameters">{}</ol>', items)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Broadcast | None = None) -> bool:
+        return super().has_delete_permission(request, obj) and self._is_draft(obj)
+
+    def save_model(self, request: HttpRequest, obj: Broadcast, form, change: bool) -> None:
+        values = {name: getattr(obj, name) for name in EDITABLE_FIELDS}
+        if not change:
+            created = services.broadcast_create(author=request.user, **values)
+            obj.pk, obj.created_by, obj.created_at = (
+                created.pk,
+                created.created_by,
+                created.created_at,
+            )
+            obj._state.adding, obj._state.db = False, created._state.db
+            return
+        changed = {name: values[name] for name in form.changed_data if name in values}
+        # Only while still a draft: a broadcast submitted meanwhile keeps what was submitted.
+        if changed and not Broadcast.objects.filter(pk=obj.pk, status=Status.DRAFT).update(
+            **changed
+        ):
+            messages.warning(
+                request, gettext("The broadcast is no longer a draft: your changes were not saved.")
+            )
+
+    # --- The change page: lifecycle, progress, failures, history ---
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict | None = None,
+    ) -> HttpResponse:
+        obj = self.get_object(request, unquote(object_id)) if object_id else None
+        if obj is not None and obj.status != Status.DRAFT and request.method == "POST":
+            messages.error(request, gettext("Only a draft can be changed."))
+            return HttpResponseRedirect(views.change_url(obj))
+        context = {**self._editor_context(), **(extra_context or {})}
+        if obj is not None:
+            context.update(self._change_page_context(request, obj))
+        return super().changeform_view(request, object_id, form_url, context)
+
+    def _editor_context(self) -> dict:
+        templates = MessageTemplate.objects.only("pk", "body", "status")
+        return {
+            "template_bodies": {
+                str(t.pk): {"body": t.body, "approved": t.is_approved} for t in templates
+            },
+            "text_limit": TEXT_BODY_MAX_LENGTH,
+            "parameter_limit": TEMPLATE_PARAMETER_MAX_LENGTH,
+        }
+
+    def _change_page_context(self, request: HttpRequest, obj: Broadcast) -> dict:
+        context: dict[str, Any] = {
+            "lifecycle_actions": [
+                {
+                    "action": action,
+                    "url": self._url("lifecycle", obj, action.name),
+                    "form": self._action_form(action, obj),
+                }
+                for action in views.lifecycle_actions_for(request.user, obj)
+            ],
+            "events": [
+                {"label": EVENT_LABELS.get(event.action, event.action), "event": event}
+                for event in obj.events.select_related("actor")
+            ],
+            "progress_url": self._url("progress", obj),
+            "report_url": self._url("report", obj),
+        }
+        if views.may_send_test(request.user, obj):
+            context["send_test_url"] = self._url("send_test", obj)
+            context["send_test_form"] = TestSendForm(auto_id="id_send_test_%s")
+        if (
+            obj.status == Status.AWAITING_APPROVAL
+            and settings.BROADCAST_FOUR_EYES
+            and obj.created_by_id == request.user.pk
+        ):
+            context["approval_hint"] = gettext("Another person must approve what you wrote.")
+        if obj.status not in (Status.DRAFT, Status.AWAITING_APPROVAL):
+            counts = selectors.broadcast_delivery_counts(broadcast_id=obj.pk)
+            failed = list(selectors.broadcast_failed_deliveries(broadcast_id=obj.pk)[:FAILED_SHOWN])
+            context.update(
+                counts=counts,
+                failed_deliveries=failed,
+                failed_not_shown=max(counts.failed - len(failed), 0),
+            )
+        if obj.status != Status.DRAFT:
+            context.update(
+                show_save=False, show_save_and_continue=False, show_save_and_add_another=False
+            )
+        return context
+
+    def _action_form(self, action: views.LifecycleAction, obj: Broadcast):
+        if action.form_class is None:
+            return None
+        initial = {"scheduled_at": obj.scheduled_at} if action.form_class is ApproveForm else {}
+        return action.form_class(initial=initial, auto_id=f"id_{action.name}_%s")
+
+    def _url(self, name: str, obj: Broadcast, *args: str) -> str:
+        return reverse(f"admin:broadcasts_broadcast_{name}", args=[obj.pk, *args])
+
+    # --- Staff-only URLs under the broadcast's admin ---
+
+    def get_urls(self) -> list[URLPattern]:
+        def wrap(view):
+            return self.admin_site.admin_view(view)
+
+        return [
+            path(
+                "<path:object_id>/lifecycle/<slug:action>/",
+                wrap(self.lifecycle_view),
+                name="broadcasts_broadcast_lifecycle",
+            ),
+            path(
+                "<path:object_id>/send-test/",
+                wrap(self.send_test_view),
+                name="broadcasts_broadcast_send_test",
+            ),
+            path(
+                "<path:object_id>/progress/",
+                wrap(self.progress_view),
+                name="broadcasts_broadcast_progress",
+            ),
+            path(
+                "<path:object_id>/report.csv",
+                wrap(self.report_view),
+                name="broadcasts_broadcast_report",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _get_viewable(self, request: HttpRequest, object_id: str) -> Broadcast:
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            raise Http404(gettext("No such broadcast."))
+        if not self.has_view_permission(request, obj):
+            raise PermissionDenied
+        return obj
+
+    def lifecycle_view(self, request: HttpRequest, object_id: str, action: str) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        obj = self._get_viewable(request, object_id)
+        return views.broadcast_lifecycle(request, obj, action, views.change_url(obj))
+
+    def send_test_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        obj = self._get_viewable(request, object_id)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": obj,
+            "title": gettext("Send a test to my number"),
+        }
+        return views.broadcast_send_test(request, obj, context, views.change_url(obj))
+
+    def progress_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        return views.broadcast_progress(request, self._get_viewable(request, object_id))
+
+    def report_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        return views.broadcast_delivery_report(request, self._get_viewable(request, object_id))
+
+
+@admin.register(MessageTemplate)
+class MessageTemplateAdmin(admin.ModelAdmin):
+    """Templates as Meta approved them, mirrored by `manage.py sync_templates`: look, never
+    touch."""
+
+    list_display = ["name", "language", "category", "status", "synced_at"]
+    list_filter = ["status", "category", "language"]
+    search_fields = ["name", "body"]
+    fields = ["name", "language", "category", "status", "header", "body_preview", "synced_at"]
+    readonly_fields = fields
+
+    class Media:
+        css = {"all": ["broadcasts/broadcasts.css"]}
+
+    @admin.display(description=_("body"))
+    def body_preview(self, obj: MessageTemplate) -> SafeString:
+        return _bubble(whatsapp_to_html(obj.body))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,0 +1,250 @@
+"""Forms staff fill in the admin: a broadcast, and the small forms of its lifecycle buttons."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import phonenumbers
+from django import forms
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from broadcasts.formatting import (
+    TEMPLATE_PARAMETER_MAX_LENGTH,
+    TEXT_BODY_MAX_LENGTH,
+    template_placeholder_count,
+    whatsapp_to_html,
+)
+from broadcasts.models import Broadcast
+
+# Meta refuses (error 132018) a parameter with a newline, a tab or more than 4 spaces in a row.
+MAX_CONSECUTIVE_SPACES = 4
+
+
+class WhatsAppPreviewTextarea(forms.Textarea):
+    """A textarea followed by a WhatsApp-like bubble and a character count, which
+    broadcasts/preview.js keeps up to date as staff type. The first render comes from the server,
+    so the preview is right before any script runs."""
+
+    def __init__(self, attrs: dict | None = None) -> None:
+        super().__init__(
+            {
+                "rows": 8,
+                "class": "vLargeTextField",
+                "data-wa-preview": "body",
+                "data-wa-limit": TEXT_BODY_MAX_LENGTH,
+                **(attrs or {}),
+            }
+        )
+
+    def render(self, name: str, value: Any, attrs: dict | None = None, renderer=None) -> SafeString:
+        textarea = super().render(name, value, attrs, renderer)
+        text = _normalise_newlines(value or "")
+        return format_html(
+            '<div class="wa-editor">{}'
+            '<div class="wa-preview" aria-live="polite">'
+            '<div class="wa-preview-label">{}</div>'
+            '<div class="wa-bubble" data-wa-bubble="body">{}</div>'
+            '<div class="wa-count{}" data-wa-count="body">'
+            "<span data-wa-length>{}</span> / {} {}</div>"
+            '<div class="wa-preview-label wa-template-label" hidden>{}</div>'
+            '<div class="wa-bubble" data-wa-bubble="template" hidden></div>'
+            "</div></div>",
+            textarea,
+            gettext("Preview"),
+            whatsapp_to_html(text),
+            " wa-over" if len(text) > TEXT_BODY_MAX_LENGTH else "",
+            len(text),
+            TEXT_BODY_MAX_LENGTH,
+            gettext("characters"),
+            gettext("As a template message (outside the 24-hour window)"),
+        )
+
+
+def _normalise_newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+class TemplateParametersField(forms.CharField):
+    """The template's body parameters, one per line, as a list."""
+
+    widget = forms.Textarea
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("strip", False)
+        super().__init__(**kwargs)
+        self.widget.attrs.update(
+            {"rows": 4, "data-wa-parameters": "", "data-wa-limit": TEMPLATE_PARAMETER_MAX_LENGTH}
+        )
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return "\n".join(str(item) for item in value)
+        return value
+
+    def to_python(self, value: Any) -> list[str]:
+        if isinstance(value, list | tuple):
+            return [str(item) for item in value]
+        text = _normalise_newlines(value or "").rstrip("\n")
+        if not text.strip():
+            return []
+        return [line.strip(" ") for line in text.split("\n")]
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        return self.to_python(initial) != self.to_python(data)
+
+
+def template_parameter_errors(parameters: list[str]) -> list[str]:
+    """What Meta would refuse in these parameters, each error naming the parameter's number."""
+    errors = []
+    for number, value in enumerate(parameters, start=1):
+        if not value:
+            errors.append(gettext("Parameter %(number)s is empty.") % {"number": number})
+        elif "\t" in value or "\n" in value:
+            errors.append(
+                gettext("Parameter %(number)s contains a tab or a new line.") % {"number": number}
+            )
+        elif " " * (MAX_CONSECUTIVE_SPACES + 1) in value:
+            errors.append(
+                gettext("Parameter %(number)s has more than %(spaces)s spaces in a row.")
+                % {"number": number, "spaces": MAX_CONSECUTIVE_SPACES}
+            )
+        if len(value) > TEMPLATE_PARAMETER_MAX_LENGTH:
+            errors.append(
+                gettext("Parameter %(number)s is %(length)s characters long: at most %(max)s.")
+                % {"number": number, "length": len(value), "max": TEMPLATE_PARAMETER_MAX_LENGTH}
+            )
+    return errors
+
+
+def _formfield(db_field: models.Field, **kwargs: Any) -> forms.Field | None:
+    # A link typed without a scheme is https (Django 6's default, said now).
+    if isinstance(db_field, models.URLField):
+        kwargs.setdefault("assume_scheme", "https")
+    return db_field.formfield(**kwargs)
+
+
+class BroadcastForm(forms.ModelForm):
+    template_parameters = TemplateParametersField(
+        label=_("template parameters"),
+        required=False,
+        help_text=_("One per line: the first line fills {{1}}, the second {{2}}, and so on."),
+    )
+
+    class Meta:
+        model = Broadcast
+        formfield_callback = _formfield
+        fields = [
+            "title",
+            "body",
+            "category",
+            "priority",
+            "template",
+            "template_parameters",
+            "media_url",
+            "is_public",
+            "scheduled_at",
+        ]
+        widgets = {"body": WhatsAppPreviewTextarea}
+        help_texts = {
+            "body": _(
+                "What citizens read inside their 24-hour window. WhatsApp formatting: *bold*, "
+                "_italic_, ~strikethrough~, ```monospace```."
+            ),
+            "template": _("Required to reach citizens who have not written in the last 24 hours."),
+            "scheduled_at": _("Leave empty to send as soon as the broadcast is approved."),
+        }
+
+    def clean_body(self) -> str:
+        body = _normalise_newlines(self.cleaned_data.get("body") or "")
+        if len(body) > TEXT_BODY_MAX_LENGTH:
+            raise forms.ValidationError(
+                gettext("The text is %(length)s characters long: WhatsApp allows %(max)s.")
+                % {"length": len(body), "max": TEXT_BODY_MAX_LENGTH}
+            )
+        return body
+
+    def clean_template(self):
+        template = self.cleaned_data.get("template")
+        if template is not None and not template.is_approved:
+            raise forms.ValidationError(
+                gettext("Template %(template)s is not approved by Meta (status: %(status)s).")
+                % {"template": template, "status": template.status or "?"}
+            )
+        return template
+
+    def clean_scheduled_at(self):
+        scheduled_at = self.cleaned_data.get("scheduled_at")
+        if scheduled_at is not None and scheduled_at < timezone.now():
+            raise forms.ValidationError(gettext("This time is in the past."))
+        return scheduled_at
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        template = cleaned.get("template")
+        parameters = cleaned.get("template_parameters") or []
+        if "template" in self.errors:
+            return cleaned
+        if template is None:
+            if not cleaned.get("body") and "body" not in self.errors:
+                self.add_error("body", gettext("Write the text, or choose a template."))
+            if parameters:
+                self.add_error(
+                    "template_parameters", gettext("Parameters need a template: choose one.")
+                )
+            return cleaned
+        expected = template_placeholder_count(template.body)
+        if len(parameters) != expected:
+            self.add_error(
+                "template_parameters",
+                gettext("Template %(template)s needs %(expected)s parameters, not %(given)s.")
+                % {"template": template, "expected": expected, "given": len(parameters)},
+            )
+        for error in template_parameter_errors(parameters):
+            self.add_error("template_parameters", error)
+        return cleaned
+
+
+class ApproveForm(forms.Form):
+    scheduled_at = forms.DateTimeField(
+        label=_("send at"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+
+    def clean_scheduled_at(self):
+        scheduled_at = self.cleaned_data.get("scheduled_at")
+        if scheduled_at is not None and scheduled_at < timezone.now():
+            raise forms.ValidationError(gettext("This time is in the past."))
+        return scheduled_at
+
+
+class NoteForm(forms.Form):
+    note = forms.CharField(label=_("note"), max_length=500, required=False)
+
+
+class PauseForm(forms.Form):
+    reason = forms.CharField(label=_("reason"), max_length=500, required=False)
+
+
+class TestSendForm(forms.Form):
+    phone = forms.CharField(
+        label=_("your WhatsApp number"),
+        max_length=32,
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
+    )
+
+    def clean_phone(self) -> str:
+        raw = self.cleaned_data["phone"]
+        try:
+            number = phonenumbers.parse(raw, settings.PHONE_DEFAULT_REGION)
+        except phonenumbers.NumberParseException:
+            number = None
+        if number is None or not phonenumbers.is_valid_number(number):
+            raise forms.ValidationError(gettext("This is not a valid phone number."))
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

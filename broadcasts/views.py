@@ -1,0 +1,368 @@
+"""Staff views behind the broadcast admin: lifecycle buttons, live progress and the delivery
+report. The admin wires them under its own URLs (staff login, CSRF) and passes the broadcast;
+each lifecycle button calls exactly one service."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from math import ceil
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.models import AbstractBaseUser
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+    StreamingHttpResponse,
+)
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from broadcasts import selectors, services
+from broadcasts.forms import ApproveForm, NoteForm, PauseForm, TestSendForm
+from broadcasts.models import Broadcast
+from gateway import GatewayConfigurationError
+from subscribers.selectors import subscriber_active_list
+
+Status = Broadcast.Status
+APPROVE_PERMISSION = "broadcasts.approve_broadcast"
+CHANGE_PERMISSION = "broadcasts.change_broadcast"
+
+
+@dataclass(frozen=True)
+class LifecycleAction:
+    """A button on the broadcast's change page."""
+
+    name: str
+    label: str
+    statuses: tuple[str, ...]
+    permission: str
+    run: Callable[[HttpRequest, Broadcast, forms.Form | None], str]  # returns the success message
+    form_class: type[forms.Form] | None = None
+    danger: bool = False
+
+
+def _warn_messaging_limit(request: HttpRequest) -> None:
+    """Meta caps the citizens a number reaches in 24 hours; past it delivery takes days."""
+    limit = getattr(settings, "WHATSAPP_MESSAGING_LIMIT", 0)
+    if not limit:
+        return
+    active = subscriber_active_list().count()
+    if active > limit:
+        messages.warning(
+            request,
+            gettext(
+                "%(active)s citizens are subscribed, but WhatsApp lets this number reach "
+                "%(limit)s a day: delivery will be spread over about %(days)s days."
+            )
+            % {"active": active, "limit": limit, "days": ceil(active / limit)},
+        )
+
+
+def _submit(request: HttpRequest, broadcast: Broadcast, form: forms.Form | None) -> str:
+    services.broadcast_submit(broadcast=broadcast, actor=request.user)
+    return gettext("Submitted for approval.")
+
+
+def _approve(request: HttpRequest, broadcast: Broadcast, form: forms.Form | None) -> str:
+    scheduled_at = form.cleaned_data["scheduled_at"] if form else None
+    services.broadcast_approve(broadcast=broadcast, actor=request.user, scheduled_at=scheduled_at)
+    _warn_messaging_limit(request)
+    if scheduled_at:
+        return gettext("Approved: it will be sent at %(when)s.") % {
+            "when": timezone.localtime(scheduled_at).strftime("%d/%m/%Y %H:%M")
+        }
+    return gettext("Approved: sending starts now.")
+
+
+def _reject(request: HttpRequest, broadcast: Broadcast, form: forms.Form | None) -> str:
+    note = form.cleaned_data["note"] if form else ""
+    services.broadcast_reject(broadcast=broadcast, actor=request.user, note=note)
+    return gettext("Returned to draft.")
+
+
+def _emergency(request: HttpRequest, broadcast: Broadcast, form: forms.Form | None) -> str:
+    services.broadcast_send_emergency(broadcast=broadcast, actor=request.user)
+    _warn_messaging_limit(request)
+    return gettext("Emergency approved: sending starts now.")
+
+
+def _pause(request: HttpRequest, broadcast: Broadcast, form: forms.Form | None) -> str:
+    reason = form.cleaned_data["reason"] if form else ""
+    services.broadcast_pause(broadcast=broadcast, actor=request.user, reason=reason)
+    return gettext("Paused.")
+
+
+def _resume(request: HttpRequest, broadcast: Broadcast, form: forms.Form | None) -> str:
+    services.broadcast_resume(broadcast=broadcast, actor=request.user)
+    return gettext("Resumed: citizens who already got it will not get it twice.")
+
+
+def _cancel(request: HttpRequest, broadcast: Broadcast, form: forms.Form | None) -> str:
+    services.broadcast_cancel(broadcast=broadcast, actor=request.user)
+    return gettext("Cancelled.")
+
+
+def _retry(request: HttpRequest, broadcast: Broadcast, form: forms.Form | None) -> str:
+    count = services.broadcast_retry_failed(broadcast=broadcast, actor=request.user)
+    return gettext("%(count)s failed deliveries queued again.") % {"count": count}
+
+
+_UNFINISHED = (
+    Status.DRAFT,
+    Status.AWAITING_APPROVAL,
+    Status.APPROVED,
+    Status.SENDING,
+    Status.PAUSED,
+)
+
+ACTIONS: dict[str, LifecycleAction] = {
+    action.name: action
+    for action in [
+        LifecycleAction(
+            "submit", _("Submit for approval"), (Status.DRAFT,), CHANGE_PERMISSION, _submit
+        ),
+        LifecycleAction(
+            "approve",
+            _("Approve"),
+            (Status.AWAITING_APPROVAL,),
+            APPROVE_PERMISSION,
+            _approve,
+            form_class=ApproveForm,
+        ),
+        LifecycleAction(
+            "emergency",
+            _("Approve and send now (emergency)"),
+            (Status.DRAFT, Status.AWAITING_APPROVAL),
+            APPROVE_PERMISSION,
+            _emergency,
+            danger=True,
+        ),
+        LifecycleAction(
+            "reject",
+            _("Return to draft"),
+            (Status.AWAITING_APPROVAL,),
+            APPROVE_PERMISSION,
+            _reject,
+            form_class=NoteForm,
+        ),
+        LifecycleAction(
+            "pause",
+            _("Pause"),
+            (Status.APPROVED, Status.SENDING),
+            APPROVE_PERMISSION,
+            _pause,
+            form_class=PauseForm,
+        ),
+        LifecycleAction("resume", _("Resume"), (Status.PAUSED,), APPROVE_PERMISSION, _resume),
+        LifecycleAction(
+            "retry",
+            _("Retry the failed ones"),
+            (Status.SENT, Status.SENDING),
+            APPROVE_PERMISSION,
+            _retry,
+        ),
+        LifecycleAction(
+            "cancel", _("Cancel"), _UNFINISHED, APPROVE_PERMISSION, _cancel, danger=True
+        ),
+    ]
+}
+
+# Sending a test costs a message: editors may do it while the broadcast can still change course.
+TEST_STATUSES = (Status.DRAFT, Status.AWAITING_APPROVAL, Status.APPROVED, Status.PAUSED)
+
+
+def _may(user: AbstractBaseUser, action: LifecycleAction, broadcast: Broadcast) -> bool:
+    if user.has_perm(action.permission):
+        return True
+    # The author may throw away their own draft.
+    return (
+        action.name == "cancel"
+        and broadcast.status == Status.DRAFT
+        and broadcast.created_by_id == user.pk
+        and user.has_perm(CHANGE_PERMISSION)
+    )
+
+
+def _applies(action: LifecycleAction, broadcast: Broadcast, user: AbstractBaseUser) -> bool:
+    """Whether the button makes sense now, before asking who presses it."""
+    if broadcast.status not in action.statuses:
+        return False
+    if action.name == "emergency":
+        return broadcast.is_emergency
+    if action.name == "approve" and settings.BROADCAST_FOUR_EYES:
+        return broadcast.created_by_id != user.pk
+    if action.name == "retry":
+        return selectors.broadcast_has_retryable_failures(broadcast_id=broadcast.pk)
+    return True
+
+
+def lifecycle_actions_for(user: AbstractBaseUser, broadcast: Broadcast) -> list[LifecycleAction]:
+    """The buttons this user sees on this broadcast, in display order."""
+    return [
+        action
+        for action in ACTIONS.values()
+        if _may(user, action, broadcast) and _applies(action, broadcast, user)
+    ]
+
+
+def may_send_test(user: AbstractBaseUser, broadcast: Broadcast) -> bool:
+    return broadcast.status in TEST_STATUSES and user.has_perm(CHANGE_PERMISSION)
+
+
+def broadcast_lifecycle(
+    request: HttpRequest, broadcast: Broadcast, action_name: str, redirect_to: str
+) -> HttpResponseRedirect:
+    """Run one lifecycle action (POST) and report the outcome as a message."""
+    action = ACTIONS.get(action_name)
+    if action is None:
+        raise Http404
+    if not _may(request.user, action, broadcast):
+        messages.error(
+            request,
+            gettext("You do not have permission for “%(action)s”.") % {"action": action.label},
+        )
+        return HttpResponseRedirect(redirect_to)
+    form = None
+    if action.form_class is not None:
+        form = action.form_class(request.POST)
+        if not form.is_valid():
+            for errors in form.errors.values():
+                for error in errors:
+                    messages.error(request, error)
+            return HttpResponseRedirect(redirect_to)
+    try:
+        success = action.run(request, broadcast, form)
+    except services.TransitionNotAllowed as refused:
+        messages.error(request, str(refused))
+    else:
+        messages.success(request, success)
+    return HttpResponseRedirect(redirect_to)
+
+
+def broadcast_progress(request: HttpRequest, broadcast: Broadcast) -> JsonResponse:
+    """Counts and status, polled by the change page while the broadcast is sending."""
+    counts = selectors.broadcast_delivery_counts(broadcast_id=broadcast.pk)
+    return JsonResponse(
+        {
+            "status": broadcast.status,
+            "status_display": broadcast.get_status_display(),
+            "paused_reason": broadcast.paused_reason,
+            "total": counts.total,
+            "queued": counts.queued,
+            "sent": counts.sent,
+            "delivered": counts.delivered,
+            "read": counts.read,
+            "failed": counts.failed,
+            "done": counts.done,
+            "percent_done": counts.percent_done,
+        }
+    )
+
+
+class _Echo:
+    """A write-only file for csv.writer: hands back each line instead of storing it."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _cell(value: object) -> str:
+    """A CSV cell that a spreadsheet will not run as a formula."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return timezone.localtime(value).isoformat(timespec="seconds")
+    text = str(value)
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _report_lines(broadcast: Broadcast) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield "\ufeff"  # a BOM, so that spreadsheets read the masked digits' dots as UTF-8
+    yield writer.writerow(
+        [
+            gettext("number"),
+            gettext("status"),
+            gettext("sent at"),
+            gettext("delivered at"),
+            gettext("read at"),
+            gettext("failed at"),
+            gettext("error code"),
+            gettext("error"),
+        ]
+    )
+    for delivery in selectors.broadcast_delivery_report(broadcast_id=broadcast.pk):
+        yield writer.writerow(
+            [
+                _cell(delivery.subscriber.masked_address),
+                _cell(delivery.get_status_display()),
+                _cell(delivery.sent_at),
+                _cell(delivery.delivered_at),
+                _cell(delivery.read_at),
+                _cell(delivery.failed_at),
+                _cell(delivery.error_code),
+                _cell(delivery.error_title),
+            ]
+        )
+
+
+def broadcast_delivery_report(request: HttpRequest, broadcast: Broadcast) -> StreamingHttpResponse:
+    """One row per delivery, numbers masked, streamed however many rows there are."""
+    response = StreamingHttpResponse(
+        _report_lines(broadcast), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = (
+        f'attachment; filename="broadcast-{broadcast.pk}-deliveries.csv"'
+    )
+    return response
+
+
+def broadcast_send_test(
+    request: HttpRequest, broadcast: Broadcast, context: dict, redirect_to: str
+) -> HttpResponse:
+    """Ask for a staff member's number (GET), send the broadcast there (POST).
+
+    An invalid number shows the form again with the error; the number never enters a URL."""
+    if not may_send_test(request.user, broadcast):
+        messages.error(
+            request, gettext("A test can be sent only before the broadcast goes out, by an editor.")
+        )
+        return HttpResponseRedirect(redirect_to)
+    form = TestSendForm(request.POST if request.method == "POST" else None)
+    if form.is_valid():
+        try:
+            result = services.broadcast_send_test(
+                broadcast=broadcast, actor=request.user, phone=form.cleaned_data["phone"]
+            )
+        except GatewayConfigurationError as problem:
+            messages.error(request, gettext("WhatsApp is not configured: %s") % problem)
+        else:
+            if result.ok:
+                messages.success(request, gettext("Test sent: check your WhatsApp."))
+            else:
+                messages.error(
+                    request,
+                    gettext("The test was not sent: %(code)s %(title)s")
+                    % {"code": result.error.code or "", "title": result.error.title},
+                )
+        return HttpResponseRedirect(redirect_to)
+    context = {**context, "form": form, "broadcast": broadcast, "cancel_url": redirect_to}
+    status = 400 if form.is_bound else 200
+    return TemplateResponse(
+        request, "admin/broadcasts/broadcast/send_test.html", context, status=status
+    )
+
+
+def change_url(broadcast: Broadcast) -> str:
+    return reverse("admin:broadcasts_broadcast_change", args=[broadcast.pk])
