@@ -11,6 +11,8 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from gateway import BACKEND_ALIASES
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -153,15 +155,10 @@ CACHES = {
 }
 
 # --- The WhatsApp gateway (shaped like CACHES/STORAGES; the backend alias comes from the env) ---
-WHATSAPP_BACKENDS = {
-    "cloud": "gateway.backends.cloud.CloudBackend",
-    "console": "gateway.backends.console.ConsoleBackend",
-    "locmem": "gateway.backends.locmem.LocmemBackend",
-}
 WHATSAPP_BACKEND = env.str("WHATSAPP_BACKEND", default="console")
-if WHATSAPP_BACKEND not in WHATSAPP_BACKENDS:
+if WHATSAPP_BACKEND not in BACKEND_ALIASES:
     raise ImproperlyConfigured(
-        f"WHATSAPP_BACKEND must be one of {', '.join(WHATSAPP_BACKENDS)}, not {WHATSAPP_BACKEND!r}."
+        f"WHATSAPP_BACKEND must be one of {', '.join(BACKEND_ALIASES)}, not {WHATSAPP_BACKEND!r}."
     )
 WHATSAPP_APP_SECRET = _secret("WHATSAPP_APP_SECRET")
 WHATSAPP_VERIFY_TOKEN = _secret("WHATSAPP_VERIFY_TOKEN")
@@ -173,7 +170,7 @@ if WHATSAPP_BACKEND == "cloud":
         "phone_number_id": env.str("WHATSAPP_PHONE_NUMBER_ID"),
         "access_token": env.str("WHATSAPP_ACCESS_TOKEN"),
     }
-WHATSAPP_GATEWAY = {"BACKEND": WHATSAPP_BACKENDS[WHATSAPP_BACKEND], "OPTIONS": _cloud_options}
+WHATSAPP_GATEWAY = {"BACKEND": BACKEND_ALIASES[WHATSAPP_BACKEND], "OPTIONS": _cloud_options}
 WHATSAPP_BUSINESS_ACCOUNT_ID = env.str("WHATSAPP_BUSINESS_ACCOUNT_ID", default="")
 WHATSAPP_RATE_PER_SECOND = env.int("WHATSAPP_RATE_PER_SECOND", default=80)
 # Meta batches up to 1,000 updates in a POST; a few hundred KB at most. Anything far larger is

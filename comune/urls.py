@@ -1,11 +1,12 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from comune.webhooks import whatsapp_webhook
 from subscribers import views as subscriber_views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("webhooks/whatsapp/", whatsapp_webhook, name="whatsapp-webhook"),
     path("informativa-privacy/", subscriber_views.privacy_notice, name="privacy-notice"),
     path(

@@ -46,6 +46,19 @@ _KEYWORD_INTENTS = {
 }
 
 
+# What a keyword earns, by what it did; a stale keyword (overtaken by a newer one) gets nothing.
+_KEYWORD_REPLIES = {
+    InboundMessage.Intent.SUBSCRIBE: {
+        Outcome.CHANGED: InboundMessage.Reply.SUBSCRIBED,
+        Outcome.REPEATED: InboundMessage.Reply.ALREADY_SUBSCRIBED,
+    },
+    InboundMessage.Intent.UNSUBSCRIBE: {
+        Outcome.CHANGED: InboundMessage.Reply.UNSUBSCRIBED,
+        Outcome.REPEATED: InboundMessage.Reply.NOT_SUBSCRIBED,
+    },
+}
+
+
 def _keyword_matcher() -> KeywordMatcher:
     """The matcher for the configured keywords; an empty setting keeps the Italian defaults."""
     configured = (
@@ -99,33 +112,16 @@ def inbound_message_receive(*, message: gateway.InboundMessage) -> InboundMessag
         if not created:
             return None
 
-        evidence = {"message_id": message.message_id, "text": inbound.text}
-        if intent == InboundMessage.Intent.SUBSCRIBE:
-            subscriber, outcome = subscriber_subscribe(
+        if intent in _KEYWORD_REPLIES:
+            subscriber, outcome = _consent_change(
+                subscribe=intent == InboundMessage.Intent.SUBSCRIBE,
                 phone=message.phone,
                 wa_user_id=message.user_id,
                 occurred_at=message.timestamp,
                 channel=ConsentRecord.Channel.WHATSAPP,
-                evidence=evidence,
+                evidence={"message_id": message.message_id, "text": inbound.text},
             )
-            reply = {
-                Outcome.CHANGED: InboundMessage.Reply.SUBSCRIBED,
-                Outcome.REPEATED: InboundMessage.Reply.ALREADY_SUBSCRIBED,
-                Outcome.STALE: InboundMessage.Reply.NONE,
-            }[outcome]
-        elif intent == InboundMessage.Intent.UNSUBSCRIBE:
-            subscriber, outcome = subscriber_unsubscribe(
-                phone=message.phone,
-                wa_user_id=message.user_id,
-                occurred_at=message.timestamp,
-                channel=ConsentRecord.Channel.WHATSAPP,
-                evidence=evidence,
-            )
-            reply = {
-                Outcome.CHANGED: InboundMessage.Reply.UNSUBSCRIBED,
-                Outcome.REPEATED: InboundMessage.Reply.NOT_SUBSCRIBED,
-                Outcome.STALE: InboundMessage.Reply.NONE,
-            }[outcome]
+            reply = _KEYWORD_REPLIES[intent].get(outcome, InboundMessage.Reply.NONE)
         else:
             subscriber = selectors.subscriber_find(phone=message.phone, wa_user_id=message.user_id)
             reply = _reply_to_other(intent=intent, message=message)
@@ -217,34 +213,15 @@ def subscriber_subscribe(
     channel: str,
     evidence: dict,
 ) -> tuple[Subscriber, Outcome]:
-    """Subscribe a citizen, appending a `granted` record with the current privacy notice.
-
-    Locks the subscriber's row. A request older than the citizen's newest keyword is stale and
-    changes nothing, so that out-of-order webhooks end in the state the citizen last asked for.
-    """
-    with transaction.atomic():
-        subscriber = _subscriber_lock(phone=phone, wa_user_id=wa_user_id)
-        if subscriber.keyword_at and occurred_at < subscriber.keyword_at:
-            return subscriber, Outcome.STALE
-        subscriber.keyword_at = occurred_at
-        if subscriber.is_subscribed:
-            # Writing to us proves the number reachable again.
-            subscriber.status = Subscriber.Status.ACTIVE
-            subscriber.save(update_fields=["keyword_at", "status"])
-            return subscriber, Outcome.REPEATED
-        _consent_append(
-            subscriber=subscriber,
-            action=ConsentRecord.Action.GRANTED,
-            channel=channel,
-            occurred_at=occurred_at,
-            evidence=evidence,
-        )
-        subscriber.status = Subscriber.Status.ACTIVE
-        subscriber.subscribed_at = occurred_at
-        subscriber.unsubscribed_at = None
-        subscriber.save(update_fields=["keyword_at", "status", "subscribed_at", "unsubscribed_at"])
-        logger.info("subscriber %s subscribed via %s", subscriber.pk, channel)
-        return subscriber, Outcome.CHANGED
+    """Subscribe a citizen, appending a `granted` record with the current privacy notice."""
+    return _consent_change(
+        subscribe=True,
+        phone=phone,
+        wa_user_id=wa_user_id,
+        occurred_at=occurred_at,
+        channel=channel,
+        evidence=evidence,
+    )
 
 
 def subscriber_unsubscribe(
@@ -257,28 +234,60 @@ def subscriber_unsubscribe(
 ) -> tuple[Subscriber, Outcome]:
     """Unsubscribe a citizen, appending a `withdrawn` record.
 
-    Locks the subscriber's row. A withdrawal from an unknown number still leaves an
-    unsubscribed row, so that an older Iscrivimi redelivered later cannot subscribe them.
+    A withdrawal from an unknown number still leaves an unsubscribed row, so that an older
+    Iscrivimi redelivered later cannot subscribe them.
+    """
+    return _consent_change(
+        subscribe=False,
+        phone=phone,
+        wa_user_id=wa_user_id,
+        occurred_at=occurred_at,
+        channel=channel,
+        evidence=evidence,
+    )
+
+
+def _consent_change(
+    *,
+    subscribe: bool,
+    phone: str | None,
+    wa_user_id: str | None,
+    occurred_at: datetime,
+    channel: str,
+    evidence: dict,
+) -> tuple[Subscriber, Outcome]:
+    """Move a citizen to subscribed or unsubscribed, appending the consent event if it changes.
+
+    Locks the subscriber's row. A request older than the citizen's newest keyword is stale and
+    changes nothing, so that out-of-order webhooks end in the state the citizen last asked for.
     """
     with transaction.atomic():
         subscriber = _subscriber_lock(phone=phone, wa_user_id=wa_user_id)
         if subscriber.keyword_at and occurred_at < subscriber.keyword_at:
             return subscriber, Outcome.STALE
         subscriber.keyword_at = occurred_at
-        if not subscriber.is_subscribed:
-            subscriber.save(update_fields=["keyword_at"])
+        if subscriber.is_subscribed == subscribe:
+            if subscribe:
+                # Writing to us proves the number reachable again.
+                subscriber.status = Subscriber.Status.ACTIVE
+            subscriber.save(update_fields=["keyword_at", "status"])
             return subscriber, Outcome.REPEATED
         _consent_append(
             subscriber=subscriber,
-            action=ConsentRecord.Action.WITHDRAWN,
+            action=ConsentRecord.Action.GRANTED if subscribe else ConsentRecord.Action.WITHDRAWN,
             channel=channel,
             occurred_at=occurred_at,
             evidence=evidence,
         )
-        subscriber.status = Subscriber.Status.UNSUBSCRIBED
-        subscriber.unsubscribed_at = occurred_at
-        subscriber.save(update_fields=["keyword_at", "status", "unsubscribed_at"])
-        logger.info("subscriber %s unsubscribed via %s", subscriber.pk, channel)
+        if subscribe:
+            subscriber.status = Subscriber.Status.ACTIVE
+            subscriber.subscribed_at = occurred_at
+            subscriber.unsubscribed_at = None
+        else:
+            subscriber.status = Subscriber.Status.UNSUBSCRIBED
+            subscriber.unsubscribed_at = occurred_at
+        subscriber.save(update_fields=["keyword_at", "status", "subscribed_at", "unsubscribed_at"])
+        logger.info("subscriber %s %s via %s", subscriber.pk, subscriber.status, channel)
         return subscriber, Outcome.CHANGED
 
 

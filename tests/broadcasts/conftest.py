@@ -10,7 +10,7 @@ from subscribers.models import ConsentRecord
 from subscribers.services import subscriber_subscribe, subscriber_unsubscribe
 
 
-def _staff(username: str, *codenames: str) -> User:
+def staff(username: str, *codenames: str) -> User:
     user = User.objects.create_user(username=username, password="pw", is_staff=True)
     user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
     return User.objects.get(pk=user.pk)  # fresh permission cache
@@ -21,12 +21,12 @@ EDITOR_PERMISSIONS = ("add_broadcast", "change_broadcast", "view_broadcast")
 
 @pytest.fixture
 def editor(db) -> User:
-    return _staff("editor", *EDITOR_PERMISSIONS)
+    return staff("editor", *EDITOR_PERMISSIONS)
 
 
 @pytest.fixture
 def approver(db) -> User:
-    return _staff("approver", *EDITOR_PERMISSIONS, "approve_broadcast")
+    return staff("approver", *EDITOR_PERMISSIONS, "approve_broadcast")
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from django.urls import reverse
 from django.utils import timezone
 
@@ -17,27 +17,11 @@ from broadcasts.formatting import template_fill, template_placeholder_count, wha
 from broadcasts.models import Broadcast, Delivery, MessageTemplate
 from subscribers.models import ConsentRecord, Subscriber
 from subscribers.services import subscriber_subscribe
+from tests.broadcasts.conftest import staff
 
 pytestmark = pytest.mark.django_db
 
 A, B, C = "+393331111111", "+393332222222", "+393333333333"
-EDITOR_PERMISSIONS = ("add_broadcast", "change_broadcast", "view_broadcast")
-
-
-def _staff(username: str, *codenames: str) -> User:
-    user = User.objects.create_user(username=username, password="pw", is_staff=True)
-    user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
-    return User.objects.get(pk=user.pk)
-
-
-@pytest.fixture
-def editor() -> User:
-    return _staff("editor", *EDITOR_PERMISSIONS)
-
-
-@pytest.fixture
-def approver() -> User:
-    return _staff("approver", *EDITOR_PERMISSIONS, "approve_broadcast")
 
 
 @pytest.fixture
@@ -59,17 +43,6 @@ def subscribers(privacy_notice) -> list[Subscriber]:
         )[0]
         for phone in (A, B, C)
     ]
-
-
-@pytest.fixture
-def template() -> MessageTemplate:
-    return MessageTemplate.objects.create(
-        name="avviso_comune",
-        language="it",
-        category="UTILITY",
-        status="APPROVED",
-        body="Avviso dal Comune: {{1}}",
-    )
 
 
 @pytest.fixture
@@ -643,7 +616,7 @@ def test_a_sending_broadcast_page_polls_its_progress(client, editor, sent_broadc
 
 
 def test_progress_and_report_need_permission_to_view_broadcasts(client, sent_broadcast):
-    client.force_login(_staff("someone_else"))
+    client.force_login(staff("someone_else"))
     urls = [
         reverse(f"admin:broadcasts_broadcast_{name}", args=[sent_broadcast.pk])
         for name in ("progress", "report")

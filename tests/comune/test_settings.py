@@ -50,7 +50,7 @@ def test_an_unknown_backend_is_named_in_the_error():
     result = manage("check", **PRODUCTION, WHATSAPP_BACKEND="carrier-pigeon")
 
     assert result.returncode != 0
-    assert "WHATSAPP_BACKEND must be one of cloud, console, locmem" in result.stderr
+    assert "WHATSAPP_BACKEND must be one of cloud, console, locmem, dummy" in result.stderr
 
 
 def test_production_settings_pass_check_deploy():
