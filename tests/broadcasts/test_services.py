@@ -353,3 +353,38 @@ def test_templates_are_synchronised_from_the_gateway(db, template):
     assert (created, updated) == (1, 0)
     template.refresh_from_db()
     assert template.status == "DELETED"
+
+
+def test_a_normal_broadcast_waits_while_an_emergency_is_sending(draft, approver, subscribe):
+    subscribe(A)
+    sending(draft, approver)
+    emergency = services.broadcast_create(
+        author=approver,
+        title="Allerta",
+        body="Allerta.",
+        category="emergency",
+        priority=Broadcast.Priority.EMERGENCY,
+    )
+    Broadcast.objects.filter(pk=emergency.pk).update(status=Broadcast.Status.SENDING)
+
+    outcome = services.deliveries_send_range(broadcast_id=draft.pk, first_id=0, last_id=10**9)
+
+    assert outcome.retry_in and outcome.sent == 0
+    assert Delivery.objects.get(broadcast=draft).status == Delivery.Status.QUEUED
+
+
+def test_a_number_undeliverable_three_times_becomes_unreachable(draft, approver, subscribe):
+    subscribe(A)
+    undeliverable = gateway.StatusError(131026, "Message undeliverable")
+    for attempt in range(3):
+        broadcast = services.broadcast_create(
+            author=draft.created_by, title=f"N{attempt}", body="Testo", category="event"
+        )
+        sending(broadcast, approver)
+        services.deliveries_send_range(broadcast_id=broadcast.pk, first_id=0, last_id=10**9)
+        delivery = Delivery.objects.get(broadcast=broadcast)
+        services.deliveries_record_statuses(
+            statuses=[status_update(delivery, "failed", errors=[undeliverable])]
+        )
+        expected = "active" if attempt < 2 else "unreachable"
+        assert Subscriber.objects.get().status == expected
