@@ -42,23 +42,6 @@ Status = Broadcast.Status
 EDITABLE_FIELDS = BroadcastForm.Meta.fields
 FAILED_SHOWN = 50
 
-# What the services write in BroadcastEvent.action, as staff read it.
-EVENT_LABELS = {
-    "created": _("created"),
-    "submitted": _("submitted for approval"),
-    "returned to draft": _("returned to draft"),
-    "approved": _("approved"),
-    "approved and sent (emergency)": _("approved and sent (emergency)"),
-    "sending started": _("sending started"),
-    "paused": _("paused"),
-    "resumed": _("resumed"),
-    "cancelled": _("cancelled"),
-    "retrying failed deliveries": _("retrying failed deliveries"),
-    "test sent": _("test sent"),
-    "sent": _("sent"),
-}
-
-
 def _bubble(html: SafeString) -> SafeString:
     return format_html('<div class="wa-bubble">{}</div>', html)
 
@@ -256,7 +239,7 @@ class BroadcastAdmin(admin.ModelAdmin):
                 for action in views.lifecycle_actions_for(request.user, obj)
             ],
             "events": [
-                {"label": EVENT_LABELS.get(event.action, event.action), "event": event}
+                {"label": event.get_action_display(), "event": event}
                 for event in obj.events.select_related("actor")
             ],
             "progress_url": self._url("progress", obj),

@@ -118,8 +118,22 @@ class Broadcast(models.Model):
 class BroadcastEvent(models.Model):
     """Who moved a broadcast through its lifecycle, and when."""
 
+    class Action(models.TextChoices):
+        CREATED = "created", _("created")
+        SUBMITTED = "submitted", _("submitted for approval")
+        RETURNED = "returned to draft", _("returned to draft")
+        APPROVED = "approved", _("approved")
+        EMERGENCY = "approved and sent (emergency)", _("approved and sent (emergency)")
+        STARTED = "sending started", _("sending started")
+        PAUSED = "paused", _("paused")
+        RESUMED = "resumed", _("resumed")
+        CANCELLED = "cancelled", _("cancelled")
+        RETRYING = "retrying failed deliveries", _("retrying failed deliveries")
+        TEST_SENT = "test sent", _("test sent")
+        SENT = "sent", _("sent")
+
     broadcast = models.ForeignKey(Broadcast, on_delete=models.CASCADE, related_name="events")
-    action = models.CharField(_("action"), max_length=32)
+    action = models.CharField(_("action"), max_length=32, choices=Action.choices)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -137,7 +151,7 @@ class BroadcastEvent(models.Model):
         ordering = ["at", "id"]
 
     def __str__(self) -> str:
-        return f"{self.action} {self.at:%Y-%m-%d %H:%M}"
+        return f"{self.get_action_display()} {self.at:%Y-%m-%d %H:%M}"
 
 
 class Delivery(models.Model):

@@ -3,7 +3,7 @@
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from broadcasts.models import Broadcast, Delivery
@@ -102,4 +102,27 @@ def broadcast_delivery_report(*, broadcast_id: int) -> Iterator[Delivery]:
         )
         .order_by("id")
         .iterator(chunk_size=2000)
+    )
+
+
+def broadcast_public_archive() -> QuerySet[Broadcast]:
+    """Sent broadcasts staff marked public, newest first: the citizens' archive and its feeds."""
+    return (
+        Broadcast.objects.filter(is_public=True, status=Broadcast.Status.SENT)
+        .select_related("template")
+        .order_by(F("finished_at").desc(nulls_last=True), "-id")
+    )
+
+
+def broadcast_latest_with_funnel(*, limit: int) -> list[Broadcast]:
+    """The newest broadcasts, each with its delivery funnel (see broadcast_annotate_funnel)."""
+    return list(broadcast_annotate_funnel(Broadcast.objects.order_by("-created_at", "-id"))[:limit])
+
+
+def broadcast_sending_now() -> Broadcast | None:
+    """The broadcast sending right now (the most recently started, if several are)."""
+    return (
+        Broadcast.objects.filter(status=Broadcast.Status.SENDING)
+        .order_by(F("started_at").desc(nulls_last=True), "-id")
+        .first()
     )

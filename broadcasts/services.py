@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 Status = Broadcast.Status
 DeliveryStatus = Delivery.Status
+Action = BroadcastEvent.Action
 
 # Rows a delivery task claims and sends at once; ids a task covers.
 RANGE_SIZE = 500
@@ -53,7 +54,7 @@ def _transition(
     *,
     allowed_from: Iterable[str],
     to: str,
-    action: str,
+    action: BroadcastEvent.Action,
     actor: AbstractBaseUser | None,
     note: str = "",
     **fields,
@@ -66,8 +67,8 @@ def _transition(
         locked = Broadcast.objects.select_for_update().get(pk=broadcast.pk)
         if locked.status not in allowed_from:
             raise TransitionNotAllowed(
-                _("This broadcast is %(status)s: it cannot be %(action)s.")
-                % {"status": locked.get_status_display(), "action": action}
+                _("This broadcast is %(status)s: “%(action)s” does not apply.")
+                % {"status": locked.get_status_display(), "action": action.label}
             )
         locked.status = to
         for name, value in fields.items():
@@ -85,7 +86,7 @@ def _require_approver(actor: AbstractBaseUser) -> None:
 def broadcast_create(*, author: AbstractBaseUser, **fields) -> Broadcast:
     with transaction.atomic():
         broadcast = Broadcast.objects.create(created_by=author, **fields)
-        _record(broadcast, "created", author)
+        _record(broadcast, Action.CREATED, author)
     return broadcast
 
 
@@ -94,7 +95,7 @@ def broadcast_submit(*, broadcast: Broadcast, actor: AbstractBaseUser) -> Broadc
         broadcast,
         allowed_from=[Status.DRAFT],
         to=Status.AWAITING_APPROVAL,
-        action="submitted",
+        action=Action.SUBMITTED,
         actor=actor,
     )
 
@@ -105,7 +106,7 @@ def broadcast_reject(*, broadcast: Broadcast, actor: AbstractBaseUser, note: str
         broadcast,
         allowed_from=[Status.AWAITING_APPROVAL],
         to=Status.DRAFT,
-        action="returned to draft",
+        action=Action.RETURNED,
         actor=actor,
         note=note,
     )
@@ -123,7 +124,7 @@ def broadcast_approve(
         broadcast,
         allowed_from=[Status.AWAITING_APPROVAL],
         to=Status.APPROVED,
-        action="approved",
+        action=Action.APPROVED,
         actor=actor,
         note=_scheduled_note(scheduled_at),
         approved_by=actor,
@@ -143,7 +144,7 @@ def broadcast_send_emergency(*, broadcast: Broadcast, actor: AbstractBaseUser) -
         broadcast,
         allowed_from=[Status.DRAFT, Status.AWAITING_APPROVAL],
         to=Status.APPROVED,
-        action="approved and sent (emergency)",
+        action=Action.EMERGENCY,
         actor=actor,
         approved_by=actor,
         approved_at=timezone.now(),
@@ -166,7 +167,7 @@ def broadcast_pause(*, broadcast: Broadcast, actor: AbstractBaseUser | None, rea
         broadcast,
         allowed_from=[Status.APPROVED, Status.SENDING],
         to=Status.PAUSED,
-        action="paused",
+        action=Action.PAUSED,
         actor=actor,
         note=reason,
         paused_reason=reason[:500],
@@ -181,7 +182,7 @@ def broadcast_resume(*, broadcast: Broadcast, actor: AbstractBaseUser) -> Broadc
         broadcast,
         allowed_from=[Status.PAUSED],
         to=Status.SENDING if started else Status.APPROVED,
-        action="resumed",
+        action=Action.RESUMED,
         actor=actor,
         paused_reason="",
     )
@@ -207,7 +208,7 @@ def broadcast_cancel(*, broadcast: Broadcast, actor: AbstractBaseUser) -> Broadc
                 Status.PAUSED,
             ],
             to=Status.CANCELLED,
-            action="cancelled",
+            action=Action.CANCELLED,
             actor=actor,
             finished_at=timezone.now(),
         )
@@ -232,7 +233,7 @@ def broadcast_retry_failed(*, broadcast: Broadcast, actor: AbstractBaseUser) -> 
                 broadcast,
                 allowed_from=[Status.SENT, Status.SENDING],
                 to=Status.SENDING,
-                action="retrying failed deliveries",
+                action=Action.RETRYING,
                 actor=actor,
                 note=str(count),
                 finished_at=None,
@@ -248,7 +249,7 @@ def broadcast_send_test(
     message = broadcast_message(broadcast=broadcast, to=phone, callback_data=None)
     with gateway.get_backend() as backend:
         result = backend.send(message)
-    _record(broadcast, "test sent", actor, _("delivered") if result.ok else result.error.title)
+    _record(broadcast, Action.TEST_SENT, actor, _("delivered") if result.ok else result.error.title)
     return result
 
 
@@ -341,7 +342,7 @@ def broadcasts_dispatch_due(*, now: datetime | None = None) -> list[int]:
         if ids:
             Broadcast.objects.filter(id__in=ids).update(status=Status.SENDING, started_at=now)
             BroadcastEvent.objects.bulk_create(
-                BroadcastEvent(broadcast_id=pk, action="sending started") for pk in ids
+                BroadcastEvent(broadcast_id=pk, action=Action.STARTED) for pk in ids
             )
             from broadcasts import tasks
 
@@ -426,7 +427,7 @@ def broadcast_complete_if_done(*, broadcast_id: int) -> bool:
             status=Status.SENT, finished_at=timezone.now()
         )
         if done:
-            BroadcastEvent.objects.create(broadcast_id=broadcast_id, action="sent")
+            BroadcastEvent.objects.create(broadcast_id=broadcast_id, action=Action.SENT)
     return bool(done)
 
 
@@ -631,7 +632,7 @@ def _record_outcomes(
             Broadcast.objects.filter(pk=broadcast.pk, status=Status.SENDING).update(
                 status=Status.PAUSED, paused_reason=reason[:500]
             )
-            _record(broadcast, "paused", None, reason)
+            _record(broadcast, Action.PAUSED, None, reason)
             logger.error("broadcast %s paused: %s", broadcast.pk, reason)
 
     return len(accepted), len(failed), fatal is not None

@@ -144,7 +144,11 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Longer than the longest task, so that acks_late tasks are not redelivered while running.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# A key prefix lets several installations (or test runs) share one Redis without mixing tasks.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 3600,
+    "global_keyprefix": env.str("CELERY_KEY_PREFIX", default=""),
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 
@@ -155,8 +159,15 @@ CACHES = {
 }
 
 # --- The WhatsApp gateway (shaped like CACHES/STORAGES; the backend alias comes from the env) ---
-WHATSAPP_BACKEND = env.str("WHATSAPP_BACKEND", default="console")
-if WHATSAPP_BACKEND not in BACKEND_ALIASES:
+# The simulator (/simulator/) plays a citizen's phone: a development tool, absent in production.
+SIMULATOR_ENABLED = env.bool("SIMULATOR_ENABLED", default=DEBUG)
+# An alias, or the dotted path of a backend class (such as the simulator's, which lives in an app
+# because it stores what it "sends" and the gateway never touches the ORM).
+SIMULATOR_BACKEND = "simulator.backend.SimulatorBackend"
+WHATSAPP_BACKEND = env.str(
+    "WHATSAPP_BACKEND", default=SIMULATOR_BACKEND if SIMULATOR_ENABLED else "console"
+)
+if WHATSAPP_BACKEND not in BACKEND_ALIASES and "." not in WHATSAPP_BACKEND:
     raise ImproperlyConfigured(
         f"WHATSAPP_BACKEND must be one of {', '.join(BACKEND_ALIASES)}, not {WHATSAPP_BACKEND!r}."
     )
@@ -170,7 +181,10 @@ if WHATSAPP_BACKEND == "cloud":
         "phone_number_id": env.str("WHATSAPP_PHONE_NUMBER_ID"),
         "access_token": env.str("WHATSAPP_ACCESS_TOKEN"),
     }
-WHATSAPP_GATEWAY = {"BACKEND": BACKEND_ALIASES[WHATSAPP_BACKEND], "OPTIONS": _cloud_options}
+WHATSAPP_GATEWAY = {
+    "BACKEND": BACKEND_ALIASES.get(WHATSAPP_BACKEND, WHATSAPP_BACKEND),
+    "OPTIONS": _cloud_options,
+}
 WHATSAPP_BUSINESS_ACCOUNT_ID = env.str("WHATSAPP_BUSINESS_ACCOUNT_ID", default="")
 WHATSAPP_RATE_PER_SECOND = env.int("WHATSAPP_RATE_PER_SECOND", default=80)
 # Meta batches up to 1,000 updates in a POST; a few hundred KB at most. Anything far larger is
@@ -234,3 +248,6 @@ BROADCAST_MESSAGING_LIMIT_RETRY_SECONDS = env.float(
 BROADCAST_STALLED_AFTER = datetime.timedelta(
     seconds=env.int("BROADCAST_STALLED_AFTER_SECONDS", default=120)
 )
+
+# --- Citizens' pages, the staff dashboard on the admin's index, the simulator ---
+INSTALLED_APPS += ["public", "dashboard", "simulator"]

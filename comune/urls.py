@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -15,3 +16,8 @@ urlpatterns = [
         name="privacy-notice-version",
     ),
 ]
+
+urlpatterns += [path("", include("public.urls"))]
+if settings.SIMULATOR_ENABLED:
+    # A development tool: in production it is not routed at all.
+    urlpatterns += [path("simulator/", include("simulator.urls"))]

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,7 +39,9 @@ def wait_until(condition, timeout: float, what: str):
 class Stack:
     """Worker and beat processes, configured from the environment as in production."""
 
-    def __init__(self, tmp_path: Path, redis_url: str, fake: FakeCloudAPI, rate: int):
+    def __init__(
+        self, tmp_path: Path, redis_url: str, fake: FakeCloudAPI, rate: int, key_prefix: str
+    ):
         db = connection.settings_dict
         self.tmp_path = tmp_path
         self.env = {
@@ -50,6 +53,7 @@ class Stack:
             "WHATSAPP_VERIFY_TOKEN": "tests-verify-token",
             "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
             "REDIS_URL": redis_url,
+            "CELERY_KEY_PREFIX": key_prefix,
             "WHATSAPP_BACKEND": "cloud",
             "WHATSAPP_API_URL": fake.url,
             "WHATSAPP_PHONE_NUMBER_ID": "106540352242922",
@@ -109,15 +113,20 @@ class Stack:
 
 
 @pytest.fixture
-def stack_factory(transactional_db, postgres, redis_url, tmp_path, monkeypatch):
-    redis.Redis.from_url(redis_url).flushdb()
+def key_prefix() -> str:
+    """Queues of this test only: concurrent test runs on one Redis never take each other's."""
+    return f"test-{uuid.uuid4().hex[:12]}:"
+
+
+@pytest.fixture
+def stack_factory(transactional_db, postgres, redis_url, key_prefix, tmp_path, monkeypatch):
     # Beat is the scheduler here: approving must not also dispatch from the test process.
     monkeypatch.setattr(services, "_dispatch_soon", lambda: None)
     made: list[tuple[Stack, FakeCloudAPI]] = []
 
     def make(rate: int = 1000, **fake_options) -> tuple[Stack, FakeCloudAPI]:
         fake = FakeCloudAPI(**fake_options).start()
-        stack = Stack(tmp_path, redis_url, fake, rate)
+        stack = Stack(tmp_path, redis_url, fake, rate, key_prefix)
         made.append((stack, fake))
         return stack, fake
 
@@ -125,17 +134,26 @@ def stack_factory(transactional_db, postgres, redis_url, tmp_path, monkeypatch):
     for stack, fake in made:
         stack.stop()
         fake.stop()
+    broker = redis.Redis.from_url(redis_url)
+    for key in broker.scan_iter(f"{key_prefix}*"):
+        broker.delete(key)
 
 
 @pytest.fixture
-def publish_to_redis(redis_url):
+def publish_to_redis(redis_url, key_prefix):
     """Let the test process itself enqueue tasks on the real broker (for 'resume')."""
     from comune.celery import app
 
-    saved = app.conf.task_always_eager, app.conf.broker_url
+    options = {**app.conf.broker_transport_options, "global_keyprefix": key_prefix}
+    saved = app.conf.task_always_eager, app.conf.broker_url, app.conf.broker_transport_options
     app.conf.task_always_eager, app.conf.broker_url = False, redis_url
+    app.conf.broker_transport_options = options
     yield
-    app.conf.task_always_eager, app.conf.broker_url = saved
+    (
+        app.conf.task_always_eager,
+        app.conf.broker_url,
+        app.conf.broker_transport_options,
+    ) = saved
     app.pool.force_close_all()
     app._pool = None
     app.amqp._producer_pool = None
