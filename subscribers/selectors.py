@@ -1,10 +1,12 @@
 """Reads of the subscribers app."""
 
-from datetime import datetime
+from datetime import date, datetime
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
+from django.db.models.functions import TruncDate
+from django.utils import timezone
 
-from subscribers.models import InboundMessage, PrivacyNotice, Subscriber
+from subscribers.models import ConsentRecord, InboundMessage, PrivacyNotice, Subscriber
 
 
 def privacy_notice_current() -> PrivacyNotice | None:
@@ -36,3 +38,16 @@ def one_way_notice_sent_since(
     if phone:
         return replies.filter(phone=phone).exists()
     return replies.filter(wa_user_id=wa_user_id).exists()
+
+
+def consent_daily_counts(*, action: str, since: datetime) -> dict[date, int]:
+    """How many consent events of one action (granted: joins, withdrawn: leaves) happened on
+    each local day since `since`, by the citizen's own time: one aggregate query."""
+    rows = (
+        ConsentRecord.objects.filter(action=action, occurred_at__gte=since)
+        .annotate(day=TruncDate("occurred_at", tzinfo=timezone.get_current_timezone()))
+        .values("day")
+        .annotate(count=Count("id"))
+        .order_by("day")
+    )
+    return {row["day"]: row["count"] for row in rows}

@@ -6,6 +6,8 @@ os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-not-used-anywhere-els
 os.environ.setdefault("WHATSAPP_APP_SECRET", "tests-app-secret")
 os.environ.setdefault("WHATSAPP_VERIFY_TOKEN", "tests-verify-token")
 os.environ["WHATSAPP_BACKEND"] = "locmem"
+# The simulator is routed, as in development; a test shows that production leaves it out.
+os.environ.setdefault("SIMULATOR_ENABLED", "true")
 
 from comune.settings import *  # noqa: E402,F403
 

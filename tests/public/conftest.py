@@ -1,0 +1,45 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.contrib.auth.models import Permission, User
+
+from broadcasts import services
+from broadcasts.models import Broadcast
+from subscribers.models import ConsentRecord
+from subscribers.services import subscriber_subscribe
+
+
+def _staff(username: str, *codenames: str) -> User:
+    user = User.objects.create_user(username=username, password="pw", is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    return User.objects.get(pk=user.pk)
+
+
+@pytest.fixture
+def send_broadcast(privacy_notice, django_capture_on_commit_callbacks):
+    """Write, approve and send a broadcast to one subscriber, through the services staff use."""
+    author = _staff("author", "add_broadcast", "change_broadcast")
+    approver = _staff("approver", "change_broadcast", "approve_broadcast")
+    subscriber_subscribe(
+        phone="+393331112222",
+        occurred_at=datetime.now(UTC) - timedelta(hours=1),
+        channel=ConsentRecord.Channel.WHATSAPP,
+        evidence={"message_id": "wamid.public", "text": "Iscrivimi"},
+    )
+
+    def send(title: str, body: str = "Testo dell'avviso.", *, is_public: bool = True) -> Broadcast:
+        broadcast = services.broadcast_create(
+            author=author,
+            title=title,
+            body=body,
+            category=Broadcast.Category.PUBLIC_UTILITY,
+            is_public=is_public,
+        )
+        services.broadcast_submit(broadcast=broadcast, actor=author)
+        with django_capture_on_commit_callbacks(execute=True):
+            services.broadcast_approve(broadcast=broadcast, actor=approver)
+        broadcast.refresh_from_db()
+        assert broadcast.status == Broadcast.Status.SENT
+        return broadcast
+
+    return send
