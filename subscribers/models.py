@@ -1,5 +1,6 @@
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -100,8 +101,28 @@ class PrivacyNotice(models.Model):
         return f"{self.title} ({self.version})"
 
 
+class ConsentLogIsAppendOnly(Exception):
+    """Consent records are evidence: the application never edits or deletes them."""
+
+
+class ConsentRecordQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise ConsentLogIsAppendOnly("consent records cannot be updated")
+
+    def delete(self):
+        raise ConsentLogIsAppendOnly("consent records cannot be deleted")
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise ConsentLogIsAppendOnly("consent records cannot be updated")
+
+
 class ConsentRecord(models.Model):
-    """One consent event, appended and never changed: the proof of what a citizen accepted."""
+    """One consent event, appended and never changed: the proof of what a citizen accepted.
+
+    Each record carries a SHA-256 over its content and the previous record's hash, in the order
+    of `sequence`, so that an edit, a removal or a reordering behind the application's back is
+    found by `manage.py verify_consent_log`. On PostgreSQL a trigger refuses UPDATE and DELETE.
+    """
 
     class Action(models.TextChoices):
         GRANTED = "granted", _("granted")
@@ -124,9 +145,14 @@ class ConsentRecord(models.Model):
         verbose_name=_("privacy notice"),
     )
     occurred_at = models.DateTimeField(_("occurred at"))  # the citizen's own message time
-    recorded_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+    recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
     # Message id and text, or importing user and file: what proves the event.
     evidence = models.JSONField(_("evidence"), default=dict)
+    sequence = models.PositiveBigIntegerField(_("sequence"), unique=True)
+    previous_hash = models.CharField(_("previous hash"), max_length=64, blank=True)
+    hash = models.CharField(_("hash"), max_length=64)
+
+    objects = ConsentRecordQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("consent record")
@@ -138,6 +164,14 @@ class ConsentRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} {self.occurred_at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise ConsentLogIsAppendOnly("consent records cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ConsentLogIsAppendOnly("consent records cannot be deleted")
 
 
 class InboundMessage(models.Model):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import enum
 import functools
+import json
 import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -16,10 +17,15 @@ from django.utils import timezone
 
 import gateway
 from subscribers import selectors
+from subscribers.consent_log import consent_digest
 from subscribers.keywords import DEFAULT_KEYWORDS, Intent, KeywordMatcher
 from subscribers.models import ConsentRecord, InboundMessage, PrivacyNotice, Subscriber
 
 logger = logging.getLogger(__name__)
+
+
+# Any constant key: one advisory lock serialises appends to the consent log on PostgreSQL.
+CONSENT_LOG_LOCK = 0x1C0_5E27
 
 
 class Outcome(enum.StrEnum):
@@ -191,18 +197,31 @@ def _consent_append(
     evidence: dict,
     notice: PrivacyNotice | None = None,
 ) -> ConsentRecord:
-    """Append one consent event. The log is never edited: this is its only writer."""
+    """Append one consent event to the hash chain. The log is never edited: this is its only
+    writer. Expects to run inside transaction.atomic(): appends are serialised until commit (an
+    advisory lock on PostgreSQL; SQLite writes one at a time) so each chains to the one before."""
     notice = notice or selectors.privacy_notice_current()
     if notice is None:
         raise NoCurrentPrivacyNotice("publish a privacy notice before accepting subscriptions")
-    return ConsentRecord.objects.create(
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CONSENT_LOG_LOCK])
+    last = ConsentRecord.objects.order_by("-sequence").only("sequence", "hash").first()
+    record = ConsentRecord(
         subscriber=subscriber,
         action=action,
         channel=channel,
         notice=notice,
         occurred_at=occurred_at,
-        evidence=evidence,
+        recorded_at=timezone.now(),
+        # The stored JSON is what verification reads back: hash that, not the Python objects.
+        evidence=json.loads(json.dumps(evidence)),
+        sequence=last.sequence + 1 if last else 1,
+        previous_hash=last.hash if last else "",
     )
+    record.hash = consent_digest(record, record.previous_hash)
+    record.save(force_insert=True)
+    return record
 
 
 def subscriber_subscribe(

@@ -8,6 +8,7 @@ from urllib.parse import urlparse
 import pytest
 from django.conf import settings as django_settings
 from django.db import connection
+from django.utils import translation
 
 import gateway
 
@@ -51,6 +52,13 @@ def redis_url() -> str:
 def postgres(db) -> None:
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL: run with DATABASE_URL=postgres://… (CI=true does)")
+
+
+@pytest.fixture(autouse=True)
+def english_source_strings():
+    """Tests read the source strings; the Italian translation is checked where it is shown."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture(autouse=True)

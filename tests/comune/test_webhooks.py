@@ -232,5 +232,5 @@ def test_no_generated_message_makes_a_500(post_webhook, privacy_notice, text, se
 def test_a_keyword_costs_a_bounded_number_of_queries(
     post_webhook, privacy_notice, django_assert_max_num_queries
 ):
-    with django_assert_max_num_queries(17):
+    with django_assert_max_num_queries(19):
         post_webhook(text_payload("Iscrivimi", at=datetime.now(UTC) - timedelta(seconds=1)))
