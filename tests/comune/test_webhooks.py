@@ -234,3 +234,17 @@ def test_a_keyword_costs_a_bounded_number_of_queries(
 ):
     with django_assert_max_num_queries(19):
         post_webhook(text_payload("Iscrivimi", at=datetime.now(UTC) - timedelta(seconds=1)))
+
+
+def test_button_and_list_replies_count_as_text(post_webhook, privacy_notice):
+    post_webhook(load_payload("inbound_button_reply"))  # "Cancellami" on a template button
+    assert InboundMessage.objects.get().intent == InboundMessage.Intent.UNSUBSCRIBE
+
+    post_webhook(load_payload("inbound_interactive_reply"))  # then "Iscrivimi" from a list
+    assert Subscriber.objects.get().status == Subscriber.Status.ACTIVE
+
+
+def test_keywords_are_configurable(post_webhook, privacy_notice, settings):
+    settings.KEYWORDS_SUBSCRIBE = ["Aderisco"]
+    post_webhook(text_payload("aderisco!", wamid="wamid.custom"))
+    assert Subscriber.objects.get().status == Subscriber.Status.ACTIVE
