@@ -139,6 +139,13 @@ def stack_factory(transactional_db, postgres, redis_url, key_prefix, tmp_path, m
         broker.delete(key)
 
 
+def _forget_broker_connections(app) -> None:
+    """Producers made earlier in this process (even eager calls make one) point at the broker
+    of that time; kombu keeps its pools per broker, so forgetting ours is enough."""
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
 @pytest.fixture
 def publish_to_redis(redis_url, key_prefix):
     """Let the test process itself enqueue tasks on the real broker (for 'resume')."""
@@ -146,6 +153,7 @@ def publish_to_redis(redis_url, key_prefix):
 
     options = {**app.conf.broker_transport_options, "global_keyprefix": key_prefix}
     saved = app.conf.task_always_eager, app.conf.broker_url, app.conf.broker_transport_options
+    _forget_broker_connections(app)
     app.conf.task_always_eager, app.conf.broker_url = False, redis_url
     app.conf.broker_transport_options = options
     yield
@@ -154,9 +162,7 @@ def publish_to_redis(redis_url, key_prefix):
         app.conf.broker_url,
         app.conf.broker_transport_options,
     ) = saved
-    app.pool.force_close_all()
-    app._pool = None
-    app.amqp._producer_pool = None
+    _forget_broker_connections(app)
 
 
 def add_subscribers(count: int) -> None:
