@@ -42,6 +42,7 @@ Status = Broadcast.Status
 EDITABLE_FIELDS = BroadcastForm.Meta.fields
 FAILED_SHOWN = 50
 
+
 def _bubble(html: SafeString) -> SafeString:
     return format_html('<div class="wa-bubble">{}</div>', html)
 

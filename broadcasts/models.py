@@ -97,6 +97,10 @@ class Broadcast(models.Model):
     approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    # Delivery counts per status, kept when retention deletes the per-recipient rows.
+    archived_counts = models.JSONField(
+        _("archived delivery counts"), null=True, blank=True, editable=False
+    )
 
     class Meta:
         verbose_name = _("broadcast")

@@ -37,6 +37,12 @@ def broadcast_delivery_counts(*, broadcast_id: int) -> DeliveryCounts:
         read=Count("id", filter=Q(status=status.READ)),
         failed=Count("id", filter=Q(status=status.FAILED)),
     )
+    # Rows retention removed live on as counts on the broadcast.
+    archived = Broadcast.objects.filter(pk=broadcast_id).values_list("archived_counts", flat=True)
+    for name, count in (archived.first() or {}).items():
+        if name in counts:
+            counts[name] += count
+            counts["total"] += count
     return DeliveryCounts(**counts)
 
 

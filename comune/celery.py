@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "comune.settings")
 
@@ -14,7 +15,11 @@ QUEUE_EMERGENCY = "emergency"
 
 app = Celery("comune")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.task_routes = {"subscribers.tasks.*": {"queue": QUEUE_REPLIES}}
+app.conf.task_routes = {
+    # An exact name wins over the pattern: the daily retention run must not delay replies.
+    "subscribers.tasks.retention_apply": {"queue": QUEUE_DEFAULT},
+    "subscribers.tasks.*": {"queue": QUEUE_REPLIES},
+}
 app.conf.beat_schedule = {
     "dispatch-due-broadcasts": {
         "task": "broadcasts.tasks.broadcasts_dispatch_due",
@@ -25,6 +30,11 @@ app.conf.beat_schedule = {
         "task": "broadcasts.tasks.deliveries_requeue_stuck",
         "schedule": 60.0,
         "options": {"expires": 60.0},
+    },
+    "apply-retention": {
+        "task": "subscribers.tasks.retention_apply",
+        "schedule": crontab(hour=3, minute=30),
+        "options": {"expires": 3600.0},
     },
 }
 app.autodiscover_tasks()

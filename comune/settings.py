@@ -253,3 +253,23 @@ BROADCAST_STALLED_AFTER = datetime.timedelta(
 
 # --- Citizens' pages, the staff dashboard on the admin's index, the simulator ---
 INSTALLED_APPS += ["public", "dashboard", "simulator"]
+
+# --- Staff roles (groups) and the privacy officer's permissions ---
+INSTALLED_APPS += ["roles"]
+
+# --- Retention, in days (`manage.py apply_retention`, daily on beat) ---
+# Meta redelivers a webhook for up to a week: an inbound message forgotten sooner could be
+# handled twice (a redelivered Iscrivimi would subscribe again).
+RETENTION_INBOUND_MIN_DAYS = 7
+RETENTION_INBOUND_DAYS = env.int("RETENTION_INBOUND_DAYS", default=30)
+# Per-recipient delivery rows of a finished broadcast; its counts are kept.
+RETENTION_DELIVERY_DAYS = env.int("RETENTION_DELIVERY_DAYS", default=180)
+# The number of a citizen who unsubscribed; then only a keyed hash of it is kept.
+RETENTION_UNSUBSCRIBED_DAYS = env.int("RETENTION_UNSUBSCRIBED_DAYS", default=30)
+if RETENTION_INBOUND_DAYS < RETENTION_INBOUND_MIN_DAYS:
+    raise ImproperlyConfigured(
+        f"RETENTION_INBOUND_DAYS must be at least {RETENTION_INBOUND_MIN_DAYS}: "
+        "Meta redelivers webhooks for up to a week."
+    )
+if RETENTION_DELIVERY_DAYS < 0 or RETENTION_UNSUBSCRIBED_DAYS < 0:
+    raise ImproperlyConfigured("Retention periods cannot be negative.")

@@ -1,7 +1,13 @@
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern, path
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from subscribers import services
+from roles.models import SUBJECT_ACCESS
+from subscribers import privacy_views, services
+from subscribers.admin_erase import SubscriberEraseMixin
+from subscribers.admin_import import SubscriberImportMixin
 from subscribers.models import ConsentRecord, InboundMessage, PrivacyNotice, Subscriber
 
 
@@ -33,7 +39,7 @@ class ConsentInline(admin.TabularInline):
 
 
 @admin.register(Subscriber)
-class SubscriberAdmin(ReadOnlyAdmin):
+class SubscriberAdmin(SubscriberEraseMixin, SubscriberImportMixin, ReadOnlyAdmin):
     list_display = ["masked_address", "status", "subscribed_at", "unsubscribed_at"]
     list_filter = ["status"]
     date_hierarchy = "subscribed_at"
@@ -47,6 +53,13 @@ class SubscriberAdmin(ReadOnlyAdmin):
         "last_inbound_at",
         "created_at",
     ]
+    readonly_fields = ["masked_address"]
+
+    def get_fields(self, request: HttpRequest, obj: Subscriber | None = None) -> list[str]:
+        """The full number only for those who answer subject-access requests."""
+        if request.user.has_perm(SUBJECT_ACCESS):
+            return self.fields
+        return ["masked_address", *(f for f in self.fields if f not in ("phone", "wa_user_id"))]
 
     @admin.display(description=_("number"))
     def masked_address(self, obj: Subscriber) -> str:
@@ -59,6 +72,32 @@ class ConsentRecordAdmin(ReadOnlyAdmin):
     list_filter = ["action", "channel", "notice"]
     date_hierarchy = "occurred_at"
     list_select_related = ["subscriber", "notice"]
+    change_list_template = "admin/subscribers/consentrecord/change_list.html"
+
+    def get_urls(self) -> list[URLPattern]:
+        def wrap(view):
+            return self.admin_site.admin_view(view)
+
+        return [
+            path("export/", wrap(self.export_view), name="subscribers_consentrecord_export"),
+            path(
+                "subject-access/",
+                wrap(self.subject_access_view),
+                name="subscribers_consentrecord_subject_access",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _page_context(self, request: HttpRequest, title: str) -> dict:
+        return {**self.admin_site.each_context(request), "opts": self.opts, "title": title}
+
+    def export_view(self, request: HttpRequest) -> HttpResponse:
+        context = self._page_context(request, gettext("Export the consent log"))
+        return privacy_views.consent_export(request, context)
+
+    def subject_access_view(self, request: HttpRequest) -> HttpResponse:
+        context = self._page_context(request, gettext("Subject access"))
+        return privacy_views.subject_access(request, context)
 
 
 @admin.register(InboundMessage)

@@ -36,6 +36,10 @@ class Subscriber(models.Model):
     # Consecutive "not on WhatsApp" failures; enough of them mark the number unreachable.
     undeliverable_count = models.PositiveSmallIntegerField(_("undeliverable"), default=0)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    # After erasure or retention: a keyed hash of the number; phone and wa_user_id are NULL.
+    pseudonym = models.CharField(  # noqa: DJ001
+        _("pseudonym"), max_length=64, null=True, blank=True, editable=False, db_index=True
+    )
 
     class Meta:
         verbose_name = _("subscriber")
@@ -50,7 +54,9 @@ class Subscriber(models.Model):
                 name="subscriber_wa_user_id_unique",
             ),
             models.CheckConstraint(
-                condition=Q(phone__isnull=False) | Q(wa_user_id__isnull=False),
+                condition=Q(phone__isnull=False)
+                | Q(wa_user_id__isnull=False)
+                | Q(pseudonym__isnull=False),
                 name="subscriber_has_an_address",
             ),
             models.CheckConstraint(
@@ -70,6 +76,8 @@ class Subscriber(models.Model):
 
     @property
     def masked_address(self) -> str:
+        if not self.address and self.pseudonym:
+            return str(_("pseudonymised"))
         address = self.address
         return address[:3] + "•" * max(len(address) - 5, 0) + address[-2:]
 

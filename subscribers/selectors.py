@@ -51,3 +51,24 @@ def consent_daily_counts(*, action: str, since: datetime) -> dict[date, int]:
         .order_by("day")
     )
     return {row["day"]: row["count"] for row in rows}
+
+
+def consent_record_list(
+    *,
+    occurred_from: date | None = None,
+    occurred_to: date | None = None,
+    action: str = "",
+    channel: str = "",
+) -> QuerySet[ConsentRecord]:
+    """The consent log in chain order, narrowed to the local days of the citizen's own time
+    (both ends included), an action and a channel when given."""
+    records = ConsentRecord.objects.order_by("sequence")
+    if occurred_from:
+        records = records.filter(occurred_at__date__gte=occurred_from)
+    if occurred_to:
+        records = records.filter(occurred_at__date__lte=occurred_to)
+    if action:
+        records = records.filter(action=action)
+    if channel:
+        records = records.filter(channel=channel)
+    return records

@@ -231,8 +231,9 @@ def subscriber_subscribe(
     occurred_at: datetime,
     channel: str,
     evidence: dict,
+    notice: PrivacyNotice | None = None,
 ) -> tuple[Subscriber, Outcome]:
-    """Subscribe a citizen, appending a `granted` record with the current privacy notice."""
+    """Subscribe a citizen, appending a `granted` record with the given (or current) notice."""
     return _consent_change(
         subscribe=True,
         phone=phone,
@@ -240,6 +241,7 @@ def subscriber_subscribe(
         occurred_at=occurred_at,
         channel=channel,
         evidence=evidence,
+        notice=notice,
     )
 
 
@@ -274,6 +276,7 @@ def _consent_change(
     occurred_at: datetime,
     channel: str,
     evidence: dict,
+    notice: PrivacyNotice | None = None,
 ) -> tuple[Subscriber, Outcome]:
     """Move a citizen to subscribed or unsubscribed, appending the consent event if it changes.
 
@@ -297,6 +300,7 @@ def _consent_change(
             channel=channel,
             occurred_at=occurred_at,
             evidence=evidence,
+            notice=notice,
         )
         if subscribe:
             subscriber.status = Subscriber.Status.ACTIVE

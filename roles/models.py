@@ -1,0 +1,28 @@
+"""The staff roles are Django groups (created by this app's data migration); what they may do
+is Django permissions. The privacy officer's tasks belong to no single model, so they hang on
+this table-less model, Django's idiom for app-level permissions."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+EXPORT_CONSENT_LOG = "roles.export_consentrecord"
+SUBJECT_ACCESS = "roles.subject_access"
+ERASE_SUBSCRIBER = "roles.erase_subscriber"
+
+EDITOR = "Editor"
+APPROVER = "Approver"
+PRIVACY_OFFICER = "Privacy officer"
+ADMINISTRATOR = "Administrator"
+
+
+class PrivacyTasks(models.Model):  # noqa: DJ008 - never instantiated, it carries permissions
+    class Meta:
+        managed = False
+        default_permissions = ()
+        permissions = [
+            ("export_consentrecord", _("Can export the consent log")),
+            ("subject_access", _("Can export everything held about a phone number")),
+            ("erase_subscriber", _("Can erase a subscriber's personal data")),
+        ]
+        verbose_name = _("privacy task")
+        verbose_name_plural = _("privacy tasks")

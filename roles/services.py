@@ -1,0 +1,71 @@
+"""The staff roles as Django groups, kept complete: least privilege for editors, approvers and
+the privacy officer; every permission for administrators."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import apps as global_apps
+from django.apps.registry import Apps
+from django.db import DEFAULT_DB_ALIAS
+from django.db.models import Q
+
+from roles.models import ADMINISTRATOR, APPROVER, EDITOR, PRIVACY_OFFICER
+
+_EDITOR_PERMISSIONS = (
+    "broadcasts.add_broadcast",
+    "broadcasts.change_broadcast",
+    "broadcasts.view_broadcast",
+    "broadcasts.view_messagetemplate",
+)
+
+# Editors and approvers never see personal data; the privacy officer never touches broadcasts.
+ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    EDITOR: _EDITOR_PERMISSIONS,
+    APPROVER: (*_EDITOR_PERMISSIONS, "broadcasts.approve_broadcast", "broadcasts.view_delivery"),
+    PRIVACY_OFFICER: (
+        "subscribers.view_subscriber",
+        "subscribers.view_consentrecord",
+        "subscribers.view_inboundmessage",
+        "subscribers.view_privacynotice",
+        "subscribers.add_privacynotice",
+        "roles.export_consentrecord",
+        "roles.subject_access",
+        "roles.erase_subscriber",
+    ),
+}
+
+
+def roles_sync(*, apps: Apps = global_apps, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Create the role groups if missing and grant each the permissions its role needs.
+
+    Only adds: a permission an administrator granted by hand stays. Permissions that do not
+    exist (yet) are skipped; the Administrator group gets every permission there is.
+    """
+    try:
+        group_model = apps.get_model("auth", "Group")
+        permission_model = apps.get_model("auth", "Permission")
+    except LookupError:  # auth is not migrated yet
+        return
+    permissions = permission_model.objects.using(using)
+    for name, codes in ROLE_PERMISSIONS.items():
+        group, _created = group_model.objects.using(using).get_or_create(name=name)
+        wanted = Q(pk__in=[])
+        for code in codes:
+            app_label, codename = code.split(".")
+            wanted |= Q(content_type__app_label=app_label, codename=codename)
+        group.permissions.add(*permissions.filter(wanted))
+    administrator, _created = group_model.objects.using(using).get_or_create(name=ADMINISTRATOR)
+    administrator.permissions.add(*permissions.all())
+
+
+def roles_sync_after_migrate(*, using: str = DEFAULT_DB_ALIAS, **kwargs: Any) -> None:
+    """post_migrate receiver: permissions of apps installed later reach the roles, and the
+    groups come back after a test database is flushed. Nothing while this app's own migration
+    is not applied (`migrate roles zero` removes the groups)."""
+    apps: Apps = kwargs.get("apps") or global_apps
+    try:
+        apps.get_model("roles", "PrivacyTasks")
+    except LookupError:
+        return
+    roles_sync(apps=apps, using=using)
