@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import phonenumbers
 from django import forms
-from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.html import format_html
@@ -21,6 +19,7 @@ from broadcasts.formatting import (
     whatsapp_to_html,
 )
 from broadcasts.models import Broadcast
+from subscribers.phones import PhoneNumberField
 
 # Meta refuses (error 132018) a parameter with a newline, a tab or more than 4 spaces in a row.
 MAX_CONSECUTIVE_SPACES = 4
@@ -233,18 +232,4 @@ class PauseForm(forms.Form):
 
 
 class TestSendForm(forms.Form):
-    phone = forms.CharField(
-        label=_("your WhatsApp number"),
-        max_length=32,
-        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
-    )
-
-    def clean_phone(self) -> str:
-        raw = self.cleaned_data["phone"]
-        try:
-            number = phonenumbers.parse(raw, settings.PHONE_DEFAULT_REGION)
-        except phonenumbers.NumberParseException:
-            number = None
-        if number is None or not phonenumbers.is_valid_number(number):
-            raise forms.ValidationError(gettext("This is not a valid phone number."))
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    phone = PhoneNumberField(label=_("your WhatsApp number"), autocomplete="tel")

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import phonenumbers
 from django import forms
-from django.conf import settings
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from subscribers.models import ConsentRecord
+from subscribers.phones import PhoneNumberField
 
 
 class ConsentExportForm(forms.Form):
@@ -43,19 +42,4 @@ class ConsentExportForm(forms.Form):
 
 
 class SubjectAccessForm(forms.Form):
-    phone = forms.CharField(
-        label=_("phone number"),
-        max_length=32,
-        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "off"}),
-    )
-
-    def clean_phone(self) -> str:
-        """The number in E.164; written without a country code it is read as the comune's."""
-        raw = self.cleaned_data["phone"]
-        try:
-            number = phonenumbers.parse(raw, settings.PHONE_DEFAULT_REGION)
-        except phonenumbers.NumberParseException:
-            number = None
-        if number is None or not phonenumbers.is_valid_number(number):
-            raise forms.ValidationError(gettext("This is not a valid phone number."))
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    phone = PhoneNumberField(label=_("phone number"), autocomplete="off")

@@ -1,7 +1,9 @@
 """Phone numbers as citizens and spreadsheets write them, made E.164."""
 
 import phonenumbers
+from django import forms
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 
 def phone_to_e164(raw: object) -> str | None:
@@ -23,3 +25,25 @@ def phone_to_e164(raw: object) -> str | None:
     if not phonenumbers.is_valid_number(number):
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+class PhoneNumberField(forms.CharField):
+    """A form field that cleans to E.164, with one error message wherever a number is typed."""
+
+    default_error_messages = {"invalid": _("This is not a valid phone number.")}
+
+    def __init__(self, *, autocomplete: str = "off", **kwargs) -> None:
+        kwargs.setdefault("max_length", 32)
+        kwargs.setdefault(
+            "widget", forms.TextInput(attrs={"type": "tel", "autocomplete": autocomplete})
+        )
+        super().__init__(**kwargs)
+
+    def clean(self, value: object) -> str:
+        text = super().clean(value)
+        if not text and not self.required:
+            return text
+        number = phone_to_e164(text)
+        if number is None:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return number
