@@ -503,12 +503,29 @@ def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=random.uniform(ceiling / 2, ceiling))  # noqa: S311 - not crypto
 
 
-def deliveries_send_range(*, broadcast_id: int, first_id: int, last_id: int) -> RangeOutcome:
+# How long one run of a range task should send for at the configured rate: a worker process
+# then frees up every second or so for a keyword's reply, instead of holding it for minutes.
+SEND_TASK_SECONDS = 1.0
+
+
+def deliveries_task_rows() -> int | None:
+    """Rows one run of a range task sends: about SEND_TASK_SECONDS of the rate, at least one
+    round of the send threads; None (the whole range) with the rate limit off."""
+    rate = settings.WHATSAPP_RATE_PER_SECOND
+    if rate <= 0:
+        return None
+    return max(settings.BROADCAST_SEND_CONCURRENCY, int(rate * SEND_TASK_SECONDS))
+
+
+def deliveries_send_range(
+    *, broadcast_id: int, first_id: int, last_id: int, max_rows: int | None = None
+) -> RangeOutcome:
     """Send a broadcast's queued rows with ids in [first_id, last_id], once each.
 
     Sends run concurrently over one pooled connection, each waiting its turn under the global
     rate limit; outcomes are written back in bulk. A fatal sender error (bad token) pauses the
-    broadcast and puts unsent rows back in the queue.
+    broadcast and puts unsent rows back in the queue. With `max_rows`, at most that many rows
+    go in this run and the rest is left queued (retry_in 0): the task runs again for them.
     """
     broadcast = Broadcast.objects.select_related("template").get(pk=broadcast_id)
     if broadcast.status != Status.SENDING:
@@ -522,7 +539,8 @@ def deliveries_send_range(*, broadcast_id: int, first_id: int, last_id: int) -> 
     capacity = _messaging_capacity(now)
     if capacity == 0:
         return RangeOutcome(retry_in=settings.BROADCAST_MESSAGING_LIMIT_RETRY_SECONDS)
-    rows = _claim(broadcast_id, first_id, last_id, now, capacity)
+    limit = capacity if max_rows is None else min(max_rows, capacity or max_rows)
+    rows = _claim(broadcast_id, first_id, last_id, now, limit)
     window_start = now - timedelta(hours=24)
     stop = Event()
     limiter = rate_limiter()
@@ -556,7 +574,8 @@ def deliveries_send_range(*, broadcast_id: int, first_id: int, last_id: int) -> 
     if paused:
         return RangeOutcome(sent=sent, failed=failed)
     retry_in = _range_retry_in(broadcast_id, first_id, last_id)
-    if retry_in is not None and capacity is not None and len(rows) == capacity:
+    capacity_bound = capacity is not None and (max_rows is None or capacity <= max_rows)
+    if retry_in is not None and capacity_bound and len(rows) == capacity:
         # The messaging limit cut this range short: the rest waits for the window to move.
         retry_in = max(retry_in, settings.BROADCAST_MESSAGING_LIMIT_RETRY_SECONDS)
     if retry_in is None:
@@ -602,10 +621,13 @@ def _record_outcomes(
         if accepted:
             # A status webhook may have overtaken us (matched by callback data): only rows
             # still `sending` are moved, and never backwards.
-            Delivery.objects.filter(pk__in=accepted, status=DeliveryStatus.SENDING).update(
+            _update_each(
+                accepted,
+                column="wamid",
+                sql_type="text",
+                only_sending=True,
                 status=DeliveryStatus.SENT,
                 sent_at=now,
-                wamid=Case(*[When(pk=pk, then=Value(w)) for pk, w in accepted.items()]),
             )
         for error, pks in _group_errors(failed).items():
             Delivery.objects.filter(pk__in=pks, status=DeliveryStatus.SENDING).update(
@@ -622,11 +644,14 @@ def _record_outcomes(
             Delivery.objects.filter(pk__in=not_attempted).update(
                 status=DeliveryStatus.QUEUED, next_attempt_at=None, attempts=F("attempts") - 1
             )
-            for pk, at in requeue.items():
-                if at is not None:
-                    Delivery.objects.filter(pk=pk).update(
-                        status=DeliveryStatus.QUEUED, next_attempt_at=at
-                    )
+            later = {pk: at for pk, at in requeue.items() if at is not None}
+            if later:
+                _update_each(
+                    later,
+                    column="next_attempt_at",
+                    sql_type="timestamptz",
+                    status=DeliveryStatus.QUEUED,
+                )
         if fatal is not None:
             reason = f"{fatal.code or ''} {fatal.title}".strip()
             Broadcast.objects.filter(pk=broadcast.pk, status=Status.SENDING).update(
@@ -636,6 +661,46 @@ def _record_outcomes(
             logger.error("broadcast %s paused: %s", broadcast.pk, reason)
 
     return len(accepted), len(failed), fatal is not None
+
+
+def _update_each(
+    values: dict[int, object],
+    *,
+    column: str,
+    sql_type: str,
+    only_sending: bool = False,
+    status: str,
+    **fields: object,
+) -> int:
+    """Set `column` to each row's own value (rows by id) and `status` and `fields` to common
+    ones, in one statement. PostgreSQL joins a VALUES list (linear); elsewhere a CASE, whose
+    WHENs are tried one by one for every row (quadratic, fine for SQLite's small installs)."""
+    if connection.vendor != "postgresql":
+        rows = Delivery.objects.filter(pk__in=values)
+        if only_sending:
+            rows = rows.filter(status=DeliveryStatus.SENDING)
+        return rows.update(
+            status=status,
+            **fields,
+            **{column: Case(*[When(pk=pk, then=Value(v)) for pk, v in values.items()])},
+        )
+    names = ["status", *fields]
+    assignments = ", ".join(f"{connection.ops.quote_name(n)} = %s" for n in names)
+    placeholders = ", ".join([f"(%s::bigint, %s::{sql_type})"] * len(values))
+    condition = " AND d.status = %s" if only_sending else ""
+    params: list[object] = [status, *fields.values()]
+    for pk, value in values.items():
+        params += [pk, value]
+    if only_sending:
+        params.append(DeliveryStatus.SENDING)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Delivery._meta.db_table} AS d SET {assignments}, "  # noqa: S608 - names from the model
+            f"{connection.ops.quote_name(column)} = v.value "
+            f"FROM (VALUES {placeholders}) AS v(id, value) WHERE d.id = v.id{condition}",
+            params,
+        )
+        return cursor.rowcount
 
 
 def _group_errors(failed: list[tuple[Delivery, gateway.SendError]]) -> dict:

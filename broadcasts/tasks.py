@@ -26,8 +26,14 @@ def broadcast_fan_out(broadcast_id: int) -> None:
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def deliveries_send_range(broadcast_id: int, first_id: int, last_id: int) -> None:
     """Rows are claimed atomically before sending, so a redelivered task sends nothing twice."""
+    # With a broker, a run sends about a second's worth at the rate limit and re-enqueues
+    # itself for the rest, so replies to keywords never wait behind a whole range.
+    eager = deliveries_send_range.app.conf.task_always_eager
     outcome = services.deliveries_send_range(
-        broadcast_id=broadcast_id, first_id=first_id, last_id=last_id
+        broadcast_id=broadcast_id,
+        first_id=first_id,
+        last_id=last_id,
+        max_rows=None if eager else services.deliveries_task_rows(),
     )
     # Without a broker (tasks run in-process) a later retry is the scheduler loop's job.
     if outcome.retry_in is not None and not deliveries_send_range.app.conf.task_always_eager:

@@ -52,7 +52,7 @@ class CloudBackend(BaseBackend):
         api_url: str = DEFAULT_API_URL,
         api_version: str = DEFAULT_API_VERSION,
         timeout: float = 10.0,
-        pool_size: int = 32,
+        pool_size: int = 128,
         **options: Any,
     ) -> None:
         super().__init__(fail_silently, **options)
