@@ -348,27 +348,36 @@ class Bench:
         }
 
     def start_worker(self, rate: int) -> subprocess.Popen:
+        """The deployment README.md recommends: a worker for every queue, and one more serving
+        only emergencies and replies, so a keyword's answer never queues behind a broadcast."""
         self.processes.stop("worker")
+        self.processes.stop("priority")
+        self.processes.start(
+            "priority", self._worker_command("emergency,replies", concurrency=1), self.env(rate)
+        )
         return self.processes.start(
             "worker",
-            [
-                str(BIN / "celery"),
-                "-A",
-                "bench.worker_app",
-                "worker",
-                "-Q",
-                "emergency,replies,default",
-                "-c",
-                str(self.args.concurrency),
-                "-l",
-                "warning",
-                "--without-mingle",
-                "--without-gossip",
-                "-n",
-                f"bench-{uuid.uuid4().hex[:6]}@%h",
-            ],
+            self._worker_command("emergency,replies,default", self.args.concurrency),
             self.env(rate),
         )
+
+    def _worker_command(self, queues: str, concurrency: int) -> list[str]:
+        return [
+            str(BIN / "celery"),
+            "-A",
+            "bench.worker_app",
+            "worker",
+            "-Q",
+            queues,
+            "-c",
+            str(concurrency),
+            "-l",
+            "warning",
+            "--without-mingle",
+            "--without-gossip",
+            "-n",
+            f"bench-{uuid.uuid4().hex[:6]}@%h",
+        ]
 
     def start_web(self) -> None:
         self.processes.start(

@@ -234,7 +234,8 @@ BROADCAST_QUIET_HOURS = tuple(
     datetime.time.fromisoformat(t)
     for t in env.list("BROADCAST_QUIET_HOURS", default=["21:00", "08:00"])
 )
-BROADCAST_SEND_CONCURRENCY = env.int("BROADCAST_SEND_CONCURRENCY", default=16)
+# Messages in flight per worker process: enough to cover rate × Meta's latency (1,000/s × 50 ms).
+BROADCAST_SEND_CONCURRENCY = env.int("BROADCAST_SEND_CONCURRENCY", default=64)
 BROADCAST_FAN_OUT_SLICE = env.int("BROADCAST_FAN_OUT_SLICE", default=100_000)
 BROADCAST_RETRY_BASE_SECONDS = env.float("BROADCAST_RETRY_BASE_SECONDS", default=5.0)
 # How long every worker holds back after Meta answers 130429 (throughput exceeded).
