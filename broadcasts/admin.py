@@ -41,6 +41,16 @@ from broadcasts.models import Broadcast, MessageTemplate
 Status = Broadcast.Status
 EDITABLE_FIELDS = BroadcastForm.Meta.fields
 FAILED_SHOWN = 50
+# Who moved the broadcast along and when: shown, never edited.
+LIFECYCLE_FIELDS = [
+    "status",
+    "created_by",
+    "created_at",
+    "approved_by",
+    "approved_at",
+    "started_at",
+    "finished_at",
+]
 
 
 def _bubble(html: SafeString) -> SafeString:
@@ -123,20 +133,7 @@ class BroadcastAdmin(admin.ModelAdmin):
             (None, {"fields": ["title", "message_preview", "category", "priority"]}),
             (template_title, {"fields": ["template", "template_preview", "parameters_display"]}),
             (None, {"fields": ["media_url", "is_public", "scheduled_at"]}),
-            (
-                _("Status"),
-                {
-                    "fields": [
-                        "status",
-                        "created_by",
-                        "created_at",
-                        "approved_by",
-                        "approved_at",
-                        "started_at",
-                        "finished_at",
-                    ]
-                },
-            ),
+            (_("Status"), {"fields": LIFECYCLE_FIELDS}),
         ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Broadcast | None = None) -> list:
@@ -149,13 +146,7 @@ class BroadcastAdmin(admin.ModelAdmin):
             "message_preview",
             "template_preview",
             "parameters_display",
-            "status",
-            "created_by",
-            "created_at",
-            "approved_by",
-            "approved_at",
-            "started_at",
-            "finished_at",
+            *LIFECYCLE_FIELDS,
         ]
 
     @admin.display(description=_("text"))
