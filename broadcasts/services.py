@@ -13,12 +13,13 @@ from threading import Event
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import Case, Count, F, Min, Q, Value, When
+from django.db.models import Count, F, Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from kombu.exceptions import OperationalError
 
 import gateway
-from broadcasts import selectors
+from broadcasts import selectors, status_buffer
 from broadcasts.models import Broadcast, BroadcastEvent, Delivery, MessageTemplate
 from broadcasts.ratelimit import rate_limiter
 from subscribers.models import Subscriber
@@ -618,13 +619,14 @@ def _record_outcomes(
             failed.append((delivery, result.error))
 
     with transaction.atomic():
+        # In id order, as the status webhooks lock theirs (see _climb).
+        _lock_in_id_order([delivery.pk for delivery in rows])
         if accepted:
             # A status webhook may have overtaken us (matched by callback data): only rows
             # still `sending` are moved, and never backwards.
             _update_each(
-                accepted,
-                column="wamid",
-                sql_type="text",
+                {pk: (wamid,) for pk, wamid in accepted.items()},
+                columns=(("wamid", "text"),),
                 only_sending=True,
                 status=DeliveryStatus.SENT,
                 sent_at=now,
@@ -647,9 +649,8 @@ def _record_outcomes(
             later = {pk: at for pk, at in requeue.items() if at is not None}
             if later:
                 _update_each(
-                    later,
-                    column="next_attempt_at",
-                    sql_type="timestamptz",
+                    {pk: (at,) for pk, at in later.items()},
+                    columns=(("next_attempt_at", "timestamptz"),),
                     status=DeliveryStatus.QUEUED,
                 )
         if fatal is not None:
@@ -664,43 +665,50 @@ def _record_outcomes(
 
 
 def _update_each(
-    values: dict[int, object],
+    values: dict[int, tuple],
     *,
-    column: str,
-    sql_type: str,
+    columns: tuple[tuple[str, str], ...],
     only_sending: bool = False,
-    status: str,
-    **fields: object,
+    **common: object,
 ) -> int:
-    """Set `column` to each row's own value (rows by id) and `status` and `fields` to common
-    ones, in one statement. PostgreSQL joins a VALUES list (linear); elsewhere a CASE, whose
-    WHENs are tried one by one for every row (quadratic, fine for SQLite's small installs)."""
+    """Set `columns` to each row's own values (rows by id) and `common` fields to shared ones,
+    in one statement. PostgreSQL joins a VALUES list; elsewhere (SQLite's small installs) one
+    UPDATE per row, in the caller's transaction."""
+    if not values:
+        return 0
+    names = [name for name, _sql_type in columns]
     if connection.vendor != "postgresql":
-        rows = Delivery.objects.filter(pk__in=values)
-        if only_sending:
-            rows = rows.filter(status=DeliveryStatus.SENDING)
-        return rows.update(
-            status=status,
-            **fields,
-            **{column: Case(*[When(pk=pk, then=Value(v)) for pk, v in values.items()])},
-        )
-    names = ["status", *fields]
-    assignments = ", ".join(f"{connection.ops.quote_name(n)} = %s" for n in names)
-    placeholders = ", ".join([f"(%s::bigint, %s::{sql_type})"] * len(values))
+        base = Delivery.objects.filter(status=DeliveryStatus.SENDING) if only_sending else None
+        changed = 0
+        for pk, row in values.items():
+            target = (Delivery.objects.all() if base is None else base).filter(pk=pk)
+            changed += target.update(**common, **dict(zip(names, row, strict=True)))
+        return changed
+    quote = connection.ops.quote_name
+    assignments = [f"{quote(name)} = %s" for name in common]
+    assignments += [f"{quote(name)} = v.{quote(name)}" for name in names]
+    row_placeholder = ", ".join(["%s::bigint", *(f"%s::{sql_type}" for _n, sql_type in columns)])
+    placeholders = ", ".join([f"({row_placeholder})"] * len(values))
     condition = " AND d.status = %s" if only_sending else ""
-    params: list[object] = [status, *fields.values()]
-    for pk, value in values.items():
-        params += [pk, value]
+    params: list[object] = [*common.values()]
+    for pk, row in values.items():
+        params += [pk, *row]
     if only_sending:
         params.append(DeliveryStatus.SENDING)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {Delivery._meta.db_table} AS d SET {assignments}, "  # noqa: S608 - names from the model
-            f"{connection.ops.quote_name(column)} = v.value "
-            f"FROM (VALUES {placeholders}) AS v(id, value) WHERE d.id = v.id{condition}",
+            f"UPDATE {Delivery._meta.db_table} AS d SET {', '.join(assignments)} "  # noqa: S608 - names from the model
+            f"FROM (VALUES {placeholders}) AS v(id, {', '.join(quote(n) for n in names)}) "
+            f"WHERE d.id = v.id{condition}",
             params,
         )
         return cursor.rowcount
+
+
+def _lock_in_id_order(pks: list[int]) -> None:
+    """Writers that lock several deliveries take them in id order: two of them never wait on
+    each other in a circle (a deadlock PostgreSQL would break by failing one)."""
+    list(Delivery.objects.select_for_update().filter(pk__in=pks).order_by("pk").values_list("pk"))
 
 
 def _group_errors(failed: list[tuple[Delivery, gateway.SendError]]) -> dict:
@@ -771,17 +779,50 @@ _STATUS_TIME_FIELD = {
     DeliveryStatus.DELIVERED: "delivered_at",
     DeliveryStatus.READ: "read_at",
 }
+_CLIMB_COLUMNS = (
+    ("status", "text"),
+    ("wamid", "text"),
+    *((field, "timestamptz") for field in _STATUS_TIME_FIELD.values()),
+)
+
+
+def deliveries_receive_statuses(*, statuses: list[gateway.StatusUpdate]) -> None:
+    """The webhook's statuses: buffered for a bulk apply when there is Redis, else applied."""
+    if not status_buffer.enabled():
+        deliveries_record_statuses(statuses=statuses)
+    elif status_buffer.push(statuses):
+        _apply_buffered_statuses_soon()
+
+
+def deliveries_apply_buffered_statuses() -> int:
+    """Drain the status buffer into the database; returns the statuses applied."""
+    return status_buffer.drain(lambda batch: deliveries_record_statuses(statuses=batch))
+
+
+def deliveries_apply_stranded_statuses() -> None:
+    """The safety net: statuses left buffered by a drain that died, or whose task was lost."""
+    if status_buffer.enabled() and status_buffer.needs_drain():
+        _apply_buffered_statuses_soon()
+
+
+def _apply_buffered_statuses_soon() -> None:
+    from broadcasts import tasks
+
+    try:
+        tasks.deliveries_apply_statuses.delay()
+    except OperationalError:
+        # The statuses are safe in the buffer: the periodic sweep starts their drain.
+        logger.warning("could not enqueue the status drain; the sweep will start it")
 
 
 def deliveries_record_statuses(*, statuses: list[gateway.StatusUpdate]) -> int:
     """Move deliveries up the ladder sent → delivered → read, never backwards; `failed` records
     Meta's error. Matched by message id, or else by our callback data (a row whose send was not
-    recorded because its worker died). Returns the rows changed."""
-    changed = 0
+    recorded because its worker died). Set-based: a thousand statuses cost a few statements.
+    Returns the rows changed."""
+    changed = _climb([u for u in statuses if u.status in _LADDER])
     for update in statuses:
-        if update.status in _LADDER:
-            changed += _climb(update)
-        elif update.status == DeliveryStatus.FAILED:
+        if update.status == DeliveryStatus.FAILED:
             changed += _fail_from_webhook(update)
     return changed
 
@@ -799,19 +840,62 @@ def _delivery_id(callback_data: str | None) -> int | None:
     return None
 
 
-def _climb(update: gateway.StatusUpdate) -> int:
-    rank = _LADDER.index(update.status)
-    lower = [DeliveryStatus.QUEUED, DeliveryStatus.SENDING, *_LADDER[:rank]]
-    fields = {"status": update.status, "wamid": update.message_id}
-    for step in _LADDER[: rank + 1]:
-        fields[_STATUS_TIME_FIELD[step]] = update.timestamp
-    rows = Delivery.objects.filter(_match(update), status__in=lower)
-    changed = rows.update(**fields)
-    if changed and update.status != DeliveryStatus.SENT:
-        Subscriber.objects.filter(
-            deliveries__wamid=update.message_id, undeliverable_count__gt=0
-        ).update(undeliverable_count=0)
-    return changed
+@dataclass
+class _Climb:
+    """Where one message got to: its highest step, and when it reached each step."""
+
+    rank: int
+    times: dict[str, datetime]
+    delivery_id: int | None
+
+
+def _climbs_by_message(updates: list[gateway.StatusUpdate]) -> dict[str, _Climb]:
+    climbs: dict[str, _Climb] = {}
+    for update in updates:
+        climb = climbs.setdefault(update.message_id, _Climb(-1, {}, None))
+        climb.rank = max(climb.rank, _LADDER.index(update.status))
+        climb.times[update.status] = update.timestamp
+        climb.delivery_id = climb.delivery_id or _delivery_id(update.callback_data)
+    for climb in climbs.values():
+        # A step Meta skipped (read without delivered) happened by the next one it reported.
+        for step in reversed(_LADDER[: climb.rank]):
+            climb.times.setdefault(step, climb.times[_LADDER[_LADDER.index(step) + 1]])
+    return climbs
+
+
+def _climb(updates: list[gateway.StatusUpdate]) -> int:
+    if not updates:
+        return 0
+    climbs = _climbs_by_message(updates)
+    by_delivery_id = {c.delivery_id: wamid for wamid, c in climbs.items() if c.delivery_id}
+    ranks = {DeliveryStatus.QUEUED: -1, DeliveryStatus.SENDING: -1}
+    ranks.update({step: rank for rank, step in enumerate(_LADDER)})
+    changes: dict[int, tuple] = {}
+    reached: list[int] = []
+    with transaction.atomic():
+        rows = (
+            Delivery.objects.select_for_update()
+            .filter(Q(wamid__in=climbs) | Q(pk__in=by_delivery_id, wamid__isnull=True))
+            .order_by("pk")
+            .values_list("pk", "wamid", "status", "subscriber_id", *_STATUS_TIME_FIELD.values())
+        )
+        for pk, wamid, status, subscriber_id, *times in rows:
+            wamid = wamid or by_delivery_id[pk]
+            climb = climbs[wamid]
+            if ranks.get(status, len(_LADDER)) >= climb.rank:  # already there, or failed
+                continue
+            new_times = [
+                known or climb.times.get(step) for step, known in zip(_LADDER, times, strict=True)
+            ]
+            changes[pk] = (_LADDER[climb.rank], wamid, *new_times)
+            if climb.rank > 0:
+                reached.append(subscriber_id)
+        _update_each(changes, columns=_CLIMB_COLUMNS)
+        # Delivered: the number works again, whatever failed before.
+        Subscriber.objects.filter(pk__in=reached, undeliverable_count__gt=0).update(
+            undeliverable_count=0
+        )
+    return len(changes)
 
 
 def _fail_from_webhook(update: gateway.StatusUpdate) -> int:

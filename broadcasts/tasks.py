@@ -49,3 +49,10 @@ def deliveries_send_range(broadcast_id: int, first_id: int, last_id: int) -> Non
 def deliveries_requeue_stuck() -> None:
     services.deliveries_requeue_stuck()
     services.broadcasts_resume_stalled()
+    services.deliveries_apply_stranded_statuses()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def deliveries_apply_statuses() -> None:
+    """Re-running it is harmless: statuses only climb."""
+    services.deliveries_apply_buffered_statuses()

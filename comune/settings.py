@@ -147,9 +147,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Longer than the longest task, so that acks_late tasks are not redelivered while running.
 # A key prefix lets several installations (or test runs) share one Redis without mixing tasks.
+REDIS_KEY_PREFIX = env.str("CELERY_KEY_PREFIX", default="")
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": 3600,
-    "global_keyprefix": env.str("CELERY_KEY_PREFIX", default=""),
+    "global_keyprefix": REDIS_KEY_PREFIX,
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE

@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
+from redis.exceptions import RedisError
 
 import gateway
 from broadcasts import services as broadcast_services
@@ -48,8 +49,8 @@ def whatsapp_webhook(request: HttpRequest) -> HttpResponse:
         for message in events.messages:
             subscriber_services.inbound_message_receive(message=message)
         if events.statuses:
-            broadcast_services.deliveries_record_statuses(statuses=events.statuses)
-    except (DatabaseError, subscriber_services.NoCurrentPrivacyNotice):
+            broadcast_services.deliveries_receive_statuses(statuses=events.statuses)
+    except (DatabaseError, RedisError, subscriber_services.NoCurrentPrivacyNotice):
         # Meta redelivers what did not get a 200; what was already stored is skipped then.
         logger.exception("webhook not processed, asking Meta to redeliver")
         return _refuse(503, "Temporarily unavailable, retry later.")

@@ -229,6 +229,61 @@ def test_statuses_climb_and_never_go_back(draft, approver, subscribe):
     assert counts.read == 1
 
 
+def test_a_batch_of_statuses_for_many_messages_keeps_when_each_step_happened(
+    draft, approver, subscribe
+):
+    subscribe(A, B, C)
+    sending(draft, approver)
+    services.deliveries_send_range(broadcast_id=draft.pk, first_id=0, last_id=10**9)
+    a, b, c = Delivery.objects.order_by("subscriber__phone")
+    Delivery.objects.filter(pk=c.pk).update(status="sending", wamid=None, sent_at=None)  # died
+
+    changed = services.deliveries_record_statuses(
+        statuses=[
+            status_update(a, "delivered", seconds=5),
+            status_update(b, "read", seconds=7),  # Meta never said "delivered"
+            status_update(b, "sent", seconds=2),
+            gateway.StatusUpdate(
+                message_id="wamid.only-meta-knew",
+                status="sent",
+                timestamp=datetime(2026, 11, 25, 10, 0, 3, tzinfo=UTC),
+                callback_data=f"d:{c.pk}",
+            ),
+            status_update(a, "sent", seconds=1),  # again: changes nothing
+        ]
+    )
+
+    assert changed == 3
+    recorded = {a.pk: a.sent_at, b.pk: b.sent_at}  # when our worker recorded the sends: kept
+    a, b, c = Delivery.objects.order_by("subscriber__phone")
+    assert (a.status, a.sent_at, a.delivered_at.second) == ("delivered", recorded[a.pk], 5)
+    assert (b.status, b.sent_at, b.delivered_at.second, b.read_at.second) == (
+        "read",
+        recorded[b.pk],
+        7,
+        7,
+    )
+    assert (c.status, c.wamid, c.sent_at.second) == ("sent", "wamid.only-meta-knew", 3)
+    assert services.deliveries_record_statuses(statuses=[status_update(a, "sent")]) == 0
+
+
+def test_a_thousand_statuses_cost_as_many_statements_as_one(
+    postgres, draft, approver, django_assert_max_num_queries
+):
+    now = datetime.now(UTC)
+    Subscriber.objects.bulk_create(
+        Subscriber(phone=f"+39320{i:07d}", status="active", subscribed_at=now) for i in range(1000)
+    )
+    sending(draft, approver)
+    services.deliveries_send_range(broadcast_id=draft.pk, first_id=0, last_id=10**9)
+    statuses = [status_update(d, "delivered") for d in Delivery.objects.all()]
+
+    with django_assert_max_num_queries(5):
+        assert services.deliveries_record_statuses(statuses=statuses) == 1000
+
+    assert selectors.broadcast_delivery_counts(broadcast_id=draft.pk).delivered == 1000
+
+
 def test_a_send_our_crashed_worker_never_recorded_is_matched_by_callback_data(
     draft, approver, subscribe
 ):
