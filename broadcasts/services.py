@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 from collections.abc import Iterable
@@ -786,30 +787,37 @@ _CLIMB_COLUMNS = (
 )
 
 
-def deliveries_receive_statuses(*, statuses: list[gateway.StatusUpdate]) -> None:
-    """The webhook's statuses: buffered for a bulk apply when there is Redis, else applied."""
+def deliveries_receive_status_webhook(*, body: bytes) -> None:
+    """A verified webhook body carrying statuses: buffered for a bulk apply when there is Redis,
+    else applied now."""
     if not status_buffer.enabled():
+        statuses = gateway.parse_webhook(json.loads(body)).statuses
         deliveries_record_statuses(statuses=statuses)
-    elif status_buffer.push(statuses):
-        _apply_buffered_statuses_soon()
+    elif status_buffer.push(body):
+        _apply_buffered_statuses_soon(STATUS_BATCH_SECONDS)
 
 
-def deliveries_apply_buffered_statuses() -> int:
-    """Drain the status buffer into the database; returns the statuses applied."""
+# How long the first buffered status waits for others to share its batch.
+STATUS_BATCH_SECONDS = 0.25
+
+
+def deliveries_apply_buffered_statuses() -> int | None:
+    """Drain the status buffer into the database; returns the webhook bodies read, or None when
+    another drain was running (try again shortly: it may have missed the latest push)."""
     return status_buffer.drain(lambda batch: deliveries_record_statuses(statuses=batch))
 
 
 def deliveries_apply_stranded_statuses() -> None:
-    """The safety net: statuses left buffered by a drain that died, or whose task was lost."""
-    if status_buffer.enabled() and status_buffer.needs_drain():
-        _apply_buffered_statuses_soon()
+    """The safety net: statuses left buffered by a drain whose task was lost."""
+    if status_buffer.enabled() and status_buffer.stranded():
+        _apply_buffered_statuses_soon(0)
 
 
-def _apply_buffered_statuses_soon() -> None:
+def _apply_buffered_statuses_soon(countdown: float) -> None:
     from broadcasts import tasks
 
     try:
-        tasks.deliveries_apply_statuses.delay()
+        tasks.deliveries_apply_statuses.apply_async(countdown=countdown)
     except OperationalError:
         # The statuses are safe in the buffer: the periodic sweep starts their drain.
         logger.warning("could not enqueue the status drain; the sweep will start it")

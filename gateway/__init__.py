@@ -24,7 +24,7 @@ from gateway.types import (
     TextMessage,
     WebhookEvents,
 )
-from gateway.webhooks import parse_webhook, sign, verify_signature
+from gateway.webhooks import carries_only_statuses, parse_webhook, sign, verify_signature
 
 __all__ = [
     "BACKEND_ALIASES",
@@ -42,6 +42,7 @@ __all__ = [
     "TemplateMessage",
     "TextMessage",
     "WebhookEvents",
+    "carries_only_statuses",
     "classify_error",
     "get_backend",
     "outbox",

@@ -85,6 +85,19 @@ def parse_webhook(payload: object) -> WebhookEvents:
     return events
 
 
+def carries_only_statuses(payload: object) -> bool:
+    """Whether a decoded webhook body holds status updates and nothing else (no message, no
+    account error): nothing in it needs an answer now, so it can be read later, in bulk."""
+    if not isinstance(payload, Mapping) or payload.get("object") != "whatsapp_business_account":
+        return False
+    values = list(_change_values(payload))
+    return (
+        bool(values)
+        and all("messages" not in value and "errors" not in value for value in values)
+        and any(value.get("statuses") for value in values)
+    )
+
+
 def e164(wa_id: object) -> str | None:
     """Meta's ``393331234567`` as ``+393331234567``; None unless it is 6 to 15 ASCII digits."""
     if isinstance(wa_id, str) and 6 <= len(wa_id) <= 15 and wa_id.isascii() and wa_id.isdigit():
