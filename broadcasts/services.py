@@ -803,8 +803,11 @@ STATUS_BATCH_SECONDS = 0.25
 
 def deliveries_apply_buffered_statuses() -> int | None:
     """Drain the status buffer into the database; returns the webhook bodies read, or None when
-    another drain was running (try again shortly: it may have missed the latest push)."""
-    return status_buffer.drain(lambda batch: deliveries_record_statuses(statuses=batch))
+    another drain was running (it starts the next one)."""
+    read = status_buffer.drain(lambda batch: deliveries_record_statuses(statuses=batch))
+    if read is not None and status_buffer.waiting():
+        _apply_buffered_statuses_soon(STATUS_BATCH_SECONDS)
+    return read
 
 
 def deliveries_apply_stranded_statuses() -> None:

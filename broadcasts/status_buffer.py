@@ -4,14 +4,15 @@ Meta sends about three status webhooks for every message, so an emergency at 1,0
 3,000 POSTs a second. Writing each to the database while Meta waits would make the web tier the
 bottleneck; instead the webhook appends the verified body to a Redis list (one round trip) and
 a task reads and applies the statuses of many bodies at a time, one transaction per batch. The
-push that finds the list empty starts a drain, a moment later, so that the bodies arriving
-meanwhile share its batch.
+push that finds the list empty starts a drain a moment later, so that the bodies arriving
+meanwhile share its batch; a drain that read less than a full batch stops, and what arrived
+during it waits that moment again for the next one. Under load that makes a few large batches
+a second rather than a stream of small ones, each paying its own transaction.
 
-Only one drain runs at once (the `draining` key; a second one tries again later), so reading
-the head of the list and trimming it afterwards is safe: a drain that dies between the two
-leaves the batch to be applied again, which changes nothing (statuses only climb). The bodies
-hold the recipients' numbers only until they are applied. Without Redis (the embedded mode)
-statuses are applied at once instead.
+Only one drain runs at once (the `draining` key), so reading the head of the list and trimming
+it afterwards is safe: a drain that dies between the two leaves the batch to be applied again,
+which changes nothing (statuses only climb). The bodies hold the recipients' numbers only until
+they are applied. Without Redis (the embedded mode) statuses are applied at once instead.
 """
 
 from __future__ import annotations
@@ -55,8 +56,8 @@ def push(body: bytes) -> bool:
 
 
 def drain(apply: Callable[[list[gateway.StatusUpdate]], object]) -> int | None:
-    """Apply what is buffered, a batch at a time, until the list is empty. Returns the bodies
-    read, or None when another drain is running (the caller tries again a little later)."""
+    """Apply what is buffered, a batch at a time while the batches come full. Returns the bodies
+    read, or None when another drain is running (what it leaves, it leaves to `waiting`)."""
     client = _client(settings.REDIS_URL)
     pending, draining = _keys()
     if not client.set(draining, 1, nx=True, ex=DRAINING_TTL_SECONDS):
@@ -66,11 +67,20 @@ def drain(apply: Callable[[list[gateway.StatusUpdate]], object]) -> int | None:
         while bodies := client.lrange(pending, 0, BATCH - 1):
             apply([status for body in bodies for status in _statuses(body)])
             client.ltrim(pending, len(bodies), -1)
-            client.expire(draining, DRAINING_TTL_SECONDS)
             done += len(bodies)
+            if len(bodies) < BATCH:
+                break
+            client.expire(draining, DRAINING_TTL_SECONDS)
     finally:
         client.delete(draining)
     return done
+
+
+def waiting() -> bool:
+    """Bodies are buffered (read after the drain ends: their pushes found the list not empty
+    and started nobody)."""
+    pending, _draining = _keys()
+    return bool(_client(settings.REDIS_URL).llen(pending))
 
 
 def stranded() -> bool:

@@ -52,9 +52,7 @@ def deliveries_requeue_stuck() -> None:
     services.deliveries_apply_stranded_statuses()
 
 
-# Long enough to outwait a drain that died holding the way (then the periodic sweep takes over).
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=150)
-def deliveries_apply_statuses(self) -> None:
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def deliveries_apply_statuses() -> None:
     """Re-running it is harmless: statuses only climb."""
-    if services.deliveries_apply_buffered_statuses() is None:
-        raise self.retry(countdown=services.STATUS_BATCH_SECONDS * 2)
+    services.deliveries_apply_buffered_statuses()

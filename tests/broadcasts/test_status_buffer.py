@@ -112,12 +112,46 @@ def test_statuses_pushed_before_a_drain_runs_share_its_batch(buffer, sent, setti
     assert status_buffer.push(body(statuses_payload(sent[:1], "read"))) is True  # empty again
 
 
-def test_a_second_drain_waits_for_the_running_one(buffer, sent, settings):
+def test_a_second_drain_leaves_the_buffer_to_the_running_one(buffer, sent, settings):
     status_buffer.push(body(statuses_payload(sent, "delivered")))
     buffer.set(f"{settings.REDIS_KEY_PREFIX}infocomune:statuses:draining", 1)
 
     assert services.deliveries_apply_buffered_statuses() is None
     assert statuses(sent) == ["sent"] * 3
+
+
+def test_full_batches_are_drained_one_after_another(buffer, sent, settings, monkeypatch):
+    monkeypatch.setattr(status_buffer, "BATCH", 1)
+    for delivery in sent:
+        status_buffer.push(body(statuses_payload([delivery], "read")))
+
+    assert services.deliveries_apply_buffered_statuses() == 3
+    assert statuses(sent) == ["read"] * 3
+
+
+def test_what_arrives_during_a_drain_waits_a_moment_for_the_next_one(
+    buffer, sent, settings, monkeypatch
+):
+    started = []
+    monkeypatch.setattr(
+        tasks.deliveries_apply_statuses, "apply_async", lambda **kw: started.append(kw)
+    )
+    status_buffer.push(body(statuses_payload(sent[:1], "delivered")))
+    record = services.deliveries_record_statuses
+
+    def record_while_another_arrives(*, statuses):
+        # Finds the list not empty, so it starts no drain of its own.
+        assert status_buffer.push(body(statuses_payload(sent[1:], "delivered"))) is False
+        return record(statuses=statuses)
+
+    monkeypatch.setattr(services, "deliveries_record_statuses", record_while_another_arrives)
+    assert services.deliveries_apply_buffered_statuses() == 1
+
+    assert statuses(sent) == ["delivered", "sent", "sent"]
+    assert started == [{"countdown": services.STATUS_BATCH_SECONDS}]
+    monkeypatch.undo()
+    assert services.deliveries_apply_buffered_statuses() == 1
+    assert statuses(sent) == ["delivered"] * 3
 
 
 def test_an_unreadable_buffered_body_is_skipped_not_retried_forever(buffer, sent, settings, caplog):
