@@ -673,7 +673,8 @@ def _update_each(
     **common: object,
 ) -> int:
     """Set `columns` to each row's own values (rows by id) and `common` fields to shared ones,
-    in one statement. PostgreSQL joins a VALUES list; elsewhere (SQLite's small installs) one
+    in one statement. PostgreSQL joins one array per column, so the statement's text and its
+    few parameters are the same whatever the batch; elsewhere (SQLite's small installs) one
     UPDATE per row, in the caller's transaction."""
     if not values:
         return 0
@@ -688,18 +689,16 @@ def _update_each(
     quote = connection.ops.quote_name
     assignments = [f"{quote(name)} = %s" for name in common]
     assignments += [f"{quote(name)} = v.{quote(name)}" for name in names]
-    row_placeholder = ", ".join(["%s::bigint", *(f"%s::{sql_type}" for _n, sql_type in columns)])
-    placeholders = ", ".join([f"({row_placeholder})"] * len(values))
+    arrays = ", ".join(["%s::bigint[]", *(f"%s::{sql_type}[]" for _n, sql_type in columns)])
     condition = " AND d.status = %s" if only_sending else ""
-    params: list[object] = [*common.values()]
-    for pk, row in values.items():
-        params += [pk, *row]
+    per_column = [list(column) for column in zip(*values.values(), strict=True)]
+    params: list[object] = [*common.values(), list(values), *per_column]
     if only_sending:
         params.append(DeliveryStatus.SENDING)
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {Delivery._meta.db_table} AS d SET {', '.join(assignments)} "  # noqa: S608 - names from the model
-            f"FROM (VALUES {placeholders}) AS v(id, {', '.join(quote(n) for n in names)}) "
+            f"FROM unnest({arrays}) AS v(id, {', '.join(quote(n) for n in names)}) "
             f"WHERE d.id = v.id{condition}",
             params,
         )
