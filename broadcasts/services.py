@@ -793,6 +793,10 @@ _CLIMB_COLUMNS = (
 )
 
 
+# How long the first buffered status waits for others to share its batch.
+STATUS_BATCH_SECONDS = 0.25
+
+
 def deliveries_receive_status_webhook(*, body: bytes) -> None:
     """A verified webhook body carrying statuses: buffered for a bulk apply when there is Redis,
     else applied now."""
@@ -801,10 +805,6 @@ def deliveries_receive_status_webhook(*, body: bytes) -> None:
         deliveries_record_statuses(statuses=statuses)
     elif status_buffer.push(body):
         _apply_buffered_statuses_soon(STATUS_BATCH_SECONDS)
-
-
-# How long the first buffered status waits for others to share its batch.
-STATUS_BATCH_SECONDS = 0.25
 
 
 def deliveries_apply_buffered_statuses() -> int | None:
