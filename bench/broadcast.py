@@ -384,15 +384,13 @@ class Bench:
             "web",
             [
                 str(BIN / "gunicorn"),
-                "comune.wsgi",
+                "comune.asgi",
                 "-b",
                 f"127.0.0.1:{self.web_port}",
                 "-w",
                 str(self.args.web_workers),
                 "-k",
-                "gthread",
-                "--threads",
-                "4",
+                "asgi",
                 "--log-level",
                 "warning",
             ],
@@ -995,7 +993,7 @@ class Bench:
             f"machine: {os.cpu_count()} cores, {cpu}; fake Cloud API nginx, latency "
             f"{self.args.latency * 1000:.0f} ms, error rate {self.args.error_rate:.1%}; worker "
             f"prefork -c {self.args.concurrency} × {self.args.send_concurrency} send threads, "
-            f"gunicorn -w {self.args.web_workers}"
+            f"gunicorn -k asgi -w {self.args.web_workers}"
         )
 
 

@@ -797,13 +797,13 @@ _CLIMB_COLUMNS = (
 STATUS_BATCH_SECONDS = 0.25
 
 
-def deliveries_receive_status_webhook(*, body: bytes) -> None:
-    """A verified webhook body carrying statuses: buffered for a bulk apply when there is Redis,
+def deliveries_receive_status_webhooks(*, bodies: list[bytes]) -> None:
+    """Verified webhook bodies carrying statuses: buffered for a bulk apply when there is Redis,
     else applied now."""
     if not status_buffer.enabled():
-        statuses = gateway.parse_webhook(json.loads(body)).statuses
+        statuses = [s for body in bodies for s in gateway.parse_webhook(json.loads(body)).statuses]
         deliveries_record_statuses(statuses=statuses)
-    elif status_buffer.push(body):
+    elif status_buffer.push(*bodies):
         _apply_buffered_statuses_soon(STATUS_BATCH_SECONDS)
 
 

@@ -48,11 +48,11 @@ def enabled() -> bool:
     return bool(settings.REDIS_URL)
 
 
-def push(body: bytes) -> bool:
-    """Append a verified webhook body (one round trip); True when the list was empty, so the
+def push(*bodies: bytes) -> bool:
+    """Append verified webhook bodies (one round trip); True when the list was empty, so the
     caller must start a drain: the pushes until it runs join the same batch."""
     pending, _draining = _keys()
-    return _client(settings.REDIS_URL).rpush(pending, body) == 1
+    return _client(settings.REDIS_URL).rpush(pending, *bodies) == len(bodies)
 
 
 def drain(apply: Callable[[list[gateway.StatusUpdate]], object]) -> int | None:

@@ -1,6 +1,17 @@
+"""The production entry point: `gunicorn comune.asgi -k asgi`.
+
+Statuses, the bulk of the traffic, are answered by the async fast path in front of Django;
+Django serves everything else, its sync views each in a thread of their own. Connections
+that belong to a thread would pile up there, so this entry point takes them from a pool."""
+
 import os
 
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "comune.settings")
-application = get_asgi_application()
+os.environ.setdefault("DATABASE_POOL", "true")
+django_application = get_asgi_application()
+
+from comune.webhooks import StatusWebhookFastPath  # noqa: E402 - needs Django set up
+
+application = StatusWebhookFastPath(django_application)

@@ -1,14 +1,15 @@
 """Status webhooks through the Redis buffer, as in production (here the drain task runs
-in-process as soon as it is enqueued; test_worker.py drains with a real worker), and the WSGI
+in-process as soon as it is enqueued; test_worker.py drains with a real worker), and the ASGI
 fast path that buffers them without Django's request machinery."""
 
-import io
+import asyncio
 import json
 import uuid
 from datetime import UTC, datetime
 
 import pytest
 import redis
+from asgiref.sync import async_to_sync
 
 import gateway
 from broadcasts import services, status_buffer, tasks
@@ -175,36 +176,65 @@ def test_without_redis_the_webhook_asks_meta_to_send_the_statuses_again(
     assert statuses(sent) == ["sent"] * 3
 
 
-# --- The WSGI fast path ----------------------------------------------------------------------
+# --- The ASGI fast path ----------------------------------------------------------------------
 
 
 class Django:
-    """Stands in for Django's handler: records what reached it, body included."""
+    """Stands in for Django's handler: records the body that reached it."""
 
     def __init__(self):
         self.bodies: list[bytes] = []
 
-    def __call__(self, environ, start_response):
-        self.bodies.append(environ["wsgi.input"].read())
-        start_response("418 I'm a teapot", [])
-        return [b"django"]
+    async def __call__(self, scope, receive, send):
+        chunks = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        self.bodies.append(b"".join(chunks))
+        await send({"type": "http.response.start", "status": 418, "headers": []})
+        await send({"type": "http.response.body", "body": b"django"})
 
 
-def post(app, body: bytes, *, signature: str | None = "valid", path="/webhooks/whatsapp/", **env):
+def request(
+    body: bytes, *, signature="valid", path="/webhooks/whatsapp/", method="POST", length=None
+):
+    """A client's request as the server hands it over: its scope and its body's messages, the
+    body in two parts as it may arrive."""
     if signature == "valid":
         signature = gateway.sign(body, "tests-app-secret")
-    environ = {
-        "REQUEST_METHOD": "POST",
-        "PATH_INFO": path,
-        "CONTENT_LENGTH": str(len(body)),
-        "CONTENT_TYPE": "application/json",
-        "wsgi.input": io.BytesIO(body),
-        **({"HTTP_X_HUB_SIGNATURE_256": signature} if signature else {}),
-        **env,
-    }
-    answer: list[str] = []
-    content = b"".join(app(environ, lambda status, headers: answer.append(status)))
-    return answer[0], content
+    headers = [(b"content-type", b"application/json")]
+    headers.append((b"content-length", str(len(body) if length is None else length).encode()))
+    if signature:
+        headers.append((b"x-hub-signature-256", signature.encode()))
+    scope = {"type": "http", "method": method, "path": path, "root_path": "", "headers": headers}
+    half = len(body) // 2
+    messages = [
+        {"type": "http.request", "body": body[:half], "more_body": True},
+        {"type": "http.request", "body": body[half:], "more_body": False},
+    ]
+    return scope, messages
+
+
+async def answer(app, scope, messages) -> tuple[int, bytes]:
+    incoming = list(messages)
+    sent = []
+
+    async def receive():
+        return incoming.pop(0) if incoming else {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    await app(scope, receive, send)
+    if not sent:
+        return 0, b""  # no answer
+    return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+
+
+def post(app, body: bytes, **kwargs) -> tuple[int, bytes]:
+    return async_to_sync(answer)(app, *request(body, **kwargs))
 
 
 @pytest.fixture
@@ -224,15 +254,51 @@ def test_a_signed_status_webhook_is_buffered_and_applied_without_django(
     django_app,
     sent,
 ):
-    answer = post(app, json.dumps(statuses_payload(sent, "read")).encode())
+    assert post(app, body(statuses_payload(sent, "read"))) == (200, b"")
 
-    assert answer == ("200 OK", b"")
     assert django_app.bodies == []
     assert statuses(sent) == ["read"] * 3
 
 
+def test_webhooks_arriving_together_reach_redis_in_one_push_each_answered_after_it(
+    buffer, app, django_app, sent, settings, monkeypatch
+):
+    pushes = []
+    push = status_buffer.push
+
+    def recorded_push(*bodies):
+        pushes.append(len(bodies))
+        return push(*bodies)
+
+    monkeypatch.setattr(status_buffer, "push", recorded_push)
+    bodies = [body(statuses_payload([d], status)) for d in sent for status in ("delivered", "read")]
+
+    async def together():
+        return await asyncio.gather(*(answer(app, *request(b)) for b in bodies))
+
+    assert async_to_sync(together)() == [(200, b"")] * 6
+    assert pushes == [6]
+    assert statuses(sent) == ["read"] * 3
+
+
+def test_when_a_push_fails_every_webhook_waiting_for_it_goes_to_django(
+    buffer, app, django_app, sent, monkeypatch
+):
+    def redis_down(*bodies):
+        raise redis.ConnectionError("Connection refused")
+
+    monkeypatch.setattr(status_buffer, "push", redis_down)
+    bodies = [body(statuses_payload([d], "read")) for d in sent]
+
+    async def together():
+        return await asyncio.gather(*(answer(app, *request(b)) for b in bodies))
+
+    assert async_to_sync(together)() == [(418, b"django")] * 3
+    assert django_app.bodies == bodies
+
+
 @pytest.mark.parametrize(
-    ("body", "signature", "why"),
+    ("payload", "signature", "why"),
     [
         (json.dumps(text_payload("Iscrivimi")).encode(), "valid", "a keyword is answered now"),
         (b'{"object": "whatsapp_business_account"', "valid", "not JSON"),
@@ -243,18 +309,18 @@ def test_a_signed_status_webhook_is_buffered_and_applied_without_django(
     ],
 )
 def test_anything_but_signed_statuses_goes_to_django_with_its_body(
-    buffer, app, django_app, body, signature, why
+    buffer, app, django_app, payload, signature, why
 ):
-    assert post(app, body, signature=signature) == ("418 I'm a teapot", b"django"), why
-    assert django_app.bodies == [body]
+    assert post(app, payload, signature=signature) == (418, b"django"), why
+    assert django_app.bodies == [payload]
 
 
 def test_without_the_status_buffer_django_answers_everything(app, django_app, settings, sent):
     settings.REDIS_URL = ""
-    body = json.dumps(statuses_payload(sent, "read")).encode()
+    payload = body(statuses_payload(sent, "read"))
 
-    assert post(app, body)[0] == "418 I'm a teapot"
-    assert django_app.bodies == [body]
+    assert post(app, payload)[0] == 418
+    assert django_app.bodies == [payload]
 
 
 def test_with_redis_down_django_answers_so_that_meta_redelivers(
@@ -265,9 +331,8 @@ def test_with_redis_down_django_answers_so_that_meta_redelivers(
     sent,
 ):
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
-    body = json.dumps(statuses_payload(sent, "read")).encode()
 
-    assert post(app, body)[0] == "418 I'm a teapot"
+    assert post(app, body(statuses_payload(sent, "read")))[0] == 418
     assert Delivery.objects.filter(status="read").count() == 0
 
 
@@ -275,10 +340,20 @@ def test_with_redis_down_django_answers_so_that_meta_redelivers(
 def test_a_body_of_unknown_or_excessive_length_is_left_unread_for_django(
     buffer, app, django_app, length
 ):
-    assert post(app, b"{}", CONTENT_LENGTH=length)[0] == "418 I'm a teapot"
+    assert post(app, b"{}", length=length)[0] == 418
     assert django_app.bodies == [b"{}"]  # unread by the fast path
 
 
+def test_a_client_that_leaves_before_its_body_ends_gets_no_answer_and_buffers_nothing(
+    buffer, app, django_app, sent, settings
+):
+    scope, messages = request(body(statuses_payload(sent, "read")))
+
+    assert async_to_sync(answer)(app, scope, messages[:1]) == (0, b"")
+    assert pending(buffer, settings) == 0
+    assert django_app.bodies == []
+
+
 def test_other_paths_and_methods_go_to_django(app, django_app):
-    assert post(app, b"{}", path="/admin/")[0] == "418 I'm a teapot"
-    assert post(app, b"", REQUEST_METHOD="GET")[0] == "418 I'm a teapot"
+    assert post(app, b"{}", path="/admin/")[0] == 418
+    assert post(app, b"{}", method="PUT")[0] == 418
