@@ -790,7 +790,7 @@ class Bench:
             [
                 "wrk",
                 "-t1",
-                f"-c{self.args.web_workers * 4}",
+                f"-c{self.args.webhook_connections}",
                 "-d600s",
                 "-s",
                 str(script),
@@ -817,8 +817,8 @@ class Bench:
         visible = time.monotonic() - posted
         send_rate = self.rate_1000
         self.report.add(
-            f"status-webhook ingest ({len(bodies):,} signed POSTs, gunicorn "
-            f"{self.args.web_workers} workers)",
+            f"status-webhook ingest ({len(bodies):,} signed POSTs, "
+            f"{self.args.webhook_connections} in flight, gunicorn {self.args.web_workers} workers)",
             f"{per_second:,.0f} POST/s",
             f"3 × send rate {send_rate:,.0f} = {3 * send_rate:,.0f}",
             f"{per_second / (3 * send_rate):.0%}",
@@ -1058,6 +1058,14 @@ def main(argv: list[str] | None = None) -> int:
         help="BROADCAST_SEND_CONCURRENCY: send threads per worker process",
     )
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument(
+        "--webhook-connections",
+        type=int,
+        default=64,
+        # Meta posts from many servers across the internet: at 3,000 POST/s and a round trip of
+        # 20 ms, that is 60 requests in flight.
+        help="status webhooks in flight at once (wrk connections)",
+    )
     parser.add_argument(
         "--large-seconds",
         type=float,
