@@ -8,4 +8,4 @@ RUN SECRET_KEY=build WHATSAPP_APP_SECRET=build WHATSAPP_VERIFY_TOKEN=build \
     python manage.py collectstatic --noinput
 USER nobody
 EXPOSE 8000
-CMD ["gunicorn", "comune.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3"]
+CMD ["gunicorn", "comune.asgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--worker-class", "asgi"]
