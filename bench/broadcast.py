@@ -939,6 +939,8 @@ class Bench:
 
     def run_only(self, phases: list[str]) -> None:
         """A few phases alone, to measure one change quickly."""
+        if "end-to-end" in phases:
+            self.phase_end_to_end()
         if "statuses" in phases:
             rows = self.sizes.statuses
             self.add_subscribers(rows)
@@ -1075,7 +1077,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         action="append",
-        choices=["statuses", "fan-out"],
+        choices=["end-to-end", "statuses", "fan-out"],
         help="run only this phase (repeatable); statuses are then compared with 3 × the limit",
     )
     parser.add_argument("--timeout", type=float, default=3600.0)

@@ -186,6 +186,20 @@ def test_close_then_send_opens_a_new_session(fake_api, backend):
     assert fake_api.connections == 2
 
 
+def test_sends_go_through_the_proxy_the_environment_names(fake_api, monkeypatch):
+    for name in ("http_proxy", "HTTP_PROXY"):
+        monkeypatch.setenv(name, fake_api.url)
+    for name in ("no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    options = {"phone_number_id": NUMBER_ID, "access_token": TOKEN}
+    with CloudBackend(api_url="http://graph.example.invalid", **options) as gateway:
+        assert gateway.send(TEXT).ok
+        assert gateway.send(TEXT).ok
+
+    # The host does not exist: only the proxy could have carried them.
+    assert [r.headers["Host"] for r in fake_api.requests] == ["graph.example.invalid"] * 2
+
+
 def test_nothing_connects_before_the_first_send(fake_api):
     CloudBackend(api_url=fake_api.url, phone_number_id=NUMBER_ID, access_token=TOKEN)
     assert fake_api.connections == 0
