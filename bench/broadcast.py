@@ -941,6 +941,8 @@ class Bench:
         """A few phases alone, to measure one change quickly."""
         if "end-to-end" in phases:
             self.phase_end_to_end()
+        if "rate-1000" in phases:
+            self.phase_rate_1000()
         if "statuses" in phases:
             rows = self.sizes.statuses
             self.add_subscribers(rows)
@@ -1052,7 +1054,9 @@ def main(argv: list[str] | None = None) -> int:
         default=0.0,
         help="fraction of sends the fake answers 429/130429",
     )
-    parser.add_argument("--concurrency", type=int, default=2, help="worker processes (prefork)")
+    parser.add_argument(
+        "--concurrency", type=int, default=4, help="worker processes (prefork), as README.md"
+    )
     parser.add_argument(
         "--send-concurrency",
         type=int,
@@ -1077,7 +1081,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         action="append",
-        choices=["end-to-end", "statuses", "fan-out"],
+        choices=["end-to-end", "rate-1000", "statuses", "fan-out"],
         help="run only this phase (repeatable); statuses are then compared with 3 × the limit",
     )
     parser.add_argument("--timeout", type=float, default=3600.0)
