@@ -19,7 +19,8 @@ def broadcasts_dispatch_due() -> None:
 
 @shared_task(acks_late=True)
 def broadcast_fan_out(broadcast_id: int) -> None:
-    # Idempotent (ON CONFLICT DO NOTHING): a redelivered fan-out adds nothing.
+    # Idempotent: a slice that meets existing rows is redone with ON CONFLICT DO NOTHING, so a
+    # redelivered fan-out adds nothing.
     services.broadcast_fan_out(broadcast_id=broadcast_id)
 
 

@@ -149,8 +149,8 @@ class StatusWebhookFastPath:
     def _group_commit(self) -> "_GroupCommit":
         loop = asyncio.get_running_loop()
         if self._pushes is None or self._pushes.loop is not loop:
-            receive = sync_to_async(broadcast_services.deliveries_receive_status_webhooks)
-            self._pushes = _GroupCommit(loop, lambda bodies: receive(bodies=bodies))
+            store = sync_to_async(broadcast_services.deliveries_receive_status_webhooks)
+            self._pushes = _GroupCommit(loop, lambda bodies: store(bodies=bodies))
         return self._pushes
 
 
