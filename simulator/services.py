@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
 
 from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
 import gateway
+from gateway.testing import inbound_text, webhook_body
 from simulator.models import ChatMessage
 
 
@@ -48,7 +48,16 @@ def citizen_message_send(*, phone: str, text: str, host: str, secure: bool) -> i
         body=text,
         message_id=message_id,
     )
-    body = json.dumps(_payload(phone=phone, text=text, message_id=message_id)).encode()
+    value = inbound_text(
+        wa_id=phone.lstrip("+"),
+        text=text,
+        message_id=message_id,
+        profile_name="Simulator",
+        phone_number_id="simulator",
+        display_phone_number=settings.COMUNE_WHATSAPP_NUMBER.lstrip("+"),
+    )
+    payload = webhook_body(value, waba_id=settings.WHATSAPP_BUSINESS_ACCOUNT_ID or "simulator")
+    body = json.dumps(payload).encode()
     client = Client(HTTP_HOST=host, raise_request_exception=False)
     response = client.post(
         reverse("whatsapp-webhook"),
@@ -58,38 +67,3 @@ def citizen_message_send(*, phone: str, text: str, host: str, secure: bool) -> i
         headers={"X-Hub-Signature-256": gateway.sign(body, settings.WHATSAPP_APP_SECRET)},
     )
     return response.status_code
-
-
-def _payload(*, phone: str, text: str, message_id: str) -> dict:
-    """One text message, shaped as Meta's Cloud API delivers it."""
-    wa_id = phone.lstrip("+")
-    return {
-        "object": "whatsapp_business_account",
-        "entry": [
-            {
-                "id": settings.WHATSAPP_BUSINESS_ACCOUNT_ID or "simulator",
-                "changes": [
-                    {
-                        "field": "messages",
-                        "value": {
-                            "messaging_product": "whatsapp",
-                            "metadata": {
-                                "display_phone_number": settings.COMUNE_WHATSAPP_NUMBER.lstrip("+"),
-                                "phone_number_id": "simulator",
-                            },
-                            "contacts": [{"profile": {"name": "Simulator"}, "wa_id": wa_id}],
-                            "messages": [
-                                {
-                                    "from": wa_id,
-                                    "id": message_id,
-                                    "timestamp": str(int(datetime.now(UTC).timestamp())),
-                                    "type": "text",
-                                    "text": {"body": text},
-                                }
-                            ],
-                        },
-                    }
-                ],
-            }
-        ],
-    }

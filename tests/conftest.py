@@ -1,7 +1,7 @@
 import json
 import os
 import socket
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -11,6 +11,7 @@ from django.db import connection
 from django.utils import translation
 
 import gateway
+from gateway.testing import inbound_text, webhook_body
 
 FIXTURES = Path(__file__).parent / "fixtures" / "whatsapp"
 ON_CI = os.environ.get("CI") == "true"
@@ -87,34 +88,10 @@ def text_payload(
     at: datetime | None = None,
 ) -> dict:
     """A Meta webhook body carrying one text message."""
-    timestamp = int((at or datetime.now(UTC)).timestamp())
-    return {
-        "object": "whatsapp_business_account",
-        "entry": [
-            {
-                "id": "102290129340398",
-                "changes": [
-                    {
-                        "field": "messages",
-                        "value": {
-                            "messaging_product": "whatsapp",
-                            "metadata": {"phone_number_id": "106540352242922"},
-                            "contacts": [{"profile": {"name": "Maria"}, "wa_id": phone}],
-                            "messages": [
-                                {
-                                    "from": phone,
-                                    "id": wamid,
-                                    "timestamp": str(timestamp),
-                                    "type": "text",
-                                    "text": {"body": text},
-                                }
-                            ],
-                        },
-                    }
-                ],
-            }
-        ],
-    }
+    value = inbound_text(
+        wa_id=phone, text=text, message_id=wamid, timestamp=at, profile_name="Maria"
+    )
+    return webhook_body(value)
 
 
 @pytest.fixture

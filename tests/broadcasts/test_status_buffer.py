@@ -15,8 +15,9 @@ import gateway
 from broadcasts import services, status_buffer, tasks
 from broadcasts.models import Delivery
 from comune.webhooks import StatusWebhookFastPath
+from gateway.testing import status_update, statuses_value, webhook_body
 from subscribers.models import Subscriber
-from tests.conftest import load_payload, text_payload
+from tests.conftest import text_payload
 
 pytestmark = [pytest.mark.django_db, pytest.mark.services]
 
@@ -55,12 +56,11 @@ def sent(draft):
 
 
 def statuses_payload(deliveries, status: str) -> dict:
-    payload = load_payload("status_sent_delivered_read")
-    payload["entry"][0]["changes"][0]["value"]["statuses"] = [
-        {"id": d.wamid, "status": status, "timestamp": "1764004005", "recipient_id": "39320"}
+    updates = (
+        status_update(wamid=d.wamid, status=status, timestamp=1764004005, recipient_id="39320")
         for d in deliveries
-    ]
-    return payload
+    )
+    return webhook_body(statuses_value(*updates))
 
 
 def pending(client: redis.Redis, settings) -> int:

@@ -18,8 +18,8 @@ from django.db import connection
 
 from broadcasts import selectors, services
 from broadcasts.models import Broadcast, Delivery
+from gateway.testing import status_update, statuses_value, webhook_body
 from subscribers.models import Subscriber
-from tests.conftest import load_payload
 from tests.fakes.cloud_api import FakeCloudAPI
 
 REPO = Path(__file__).resolve().parents[2]
@@ -212,18 +212,18 @@ def test_ten_thousand_subscribers_get_exactly_one_request_each_and_statuses_move
 
     # Meta reports back: delivered for the first 3, read for the first one.
     first = list(Delivery.objects.filter(broadcast=draft).order_by("id")[:3])
-    payload = load_payload("status_sent_delivered_read")
-    value = payload["entry"][0]["changes"][0]["value"]
-    value["statuses"] = [
-        {
-            "id": d.wamid,
-            "status": "delivered",
-            "timestamp": "1764004005",
-            "recipient_id": d.subscriber.phone[1:],
-            "biz_opaque_callback_data": f"d:{d.pk}",
-        }
+    delivered = (
+        status_update(
+            wamid=d.wamid,
+            status="delivered",
+            timestamp=1764004005,
+            recipient_id=d.subscriber.phone[1:],
+            callback_data=f"d:{d.pk}",
+        )
         for d in first
-    ] + [{"id": first[0].wamid, "status": "read", "timestamp": "1764004010"}]
+    )
+    read = status_update(wamid=first[0].wamid, status="read", timestamp=1764004010)
+    payload = webhook_body(statuses_value(*delivered, read))
     # As in production: the webhook buffers them in Redis and the worker applies them.
     settings.REDIS_URL, settings.REDIS_KEY_PREFIX = redis_url, key_prefix
     with publish_to_redis_broker(redis_url, key_prefix):

@@ -21,6 +21,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
+from gateway.testing import error_answer, send_answer
+
 
 @dataclass(frozen=True)
 class FakeRequest:
@@ -35,19 +37,6 @@ class FakeRequest:
 
 Answer = tuple[int, Any]  # HTTP status and a JSON-serialisable body
 Responder = Callable[[FakeRequest], Answer | None]
-
-
-def meta_error(code: int | None, message: str = "", details: str = "") -> dict[str, Any]:
-    """An error body shaped like Graph API's."""
-    error: dict[str, Any] = {
-        "message": message or f"(#{code}) fake error",
-        "type": "OAuthException",
-    }
-    if code is not None:
-        error["code"] = code
-    if details:
-        error["error_data"] = {"messaging_product": "whatsapp", "details": details}
-    return {"error": error}
 
 
 class FakeCloudAPI:
@@ -140,7 +129,7 @@ class FakeCloudAPI:
         body: Any = None,
     ) -> None:
         """Answer the next ``n`` requests with ``status`` and a Meta error (or ``body`` as is)."""
-        answer = body if body is not None else meta_error(code, message, details)
+        answer = body if body is not None else error_answer(code, message, details=details)
         with self._lock:
             self._failures.extend([(status, answer)] * n)
 
@@ -178,17 +167,14 @@ class FakeCloudAPI:
             return HTTPStatus.OK, self._accepted(request)
         if request.method == "GET" and request.path.endswith("/message_templates"):
             return HTTPStatus.OK, self._templates_page(request)
-        return HTTPStatus.NOT_FOUND, meta_error(100, "Unknown path")
+        return HTTPStatus.NOT_FOUND, error_answer(100, "Unknown path")
 
     def _accepted(self, request: FakeRequest) -> dict[str, Any]:
         to = request.json.get("to") if isinstance(request.json, Mapping) else None
         with self._lock:
             self.accepted.append(request)
-        return {
-            "messaging_product": "whatsapp",
-            "contacts": [{"input": to, "wa_id": str(to).lstrip("+")}],
-            "messages": [{"id": f"wamid.{next(self._wamids)}"}],
-        }
+        wamid = f"wamid.{next(self._wamids)}"
+        return send_answer(wamid, to=to if isinstance(to, str) else None)
 
     def _templates_page(self, request: FakeRequest) -> dict[str, Any]:
         start = int(request.query.get("after", ["0"])[0])
