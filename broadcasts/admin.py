@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
@@ -28,15 +27,16 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from broadcasts import selectors, services, views
-from broadcasts.formatting import (
+from broadcasts import lifecycle, selectors, views
+from broadcasts.forms import ApproveForm, BroadcastForm, TestSendForm
+from broadcasts.models import Broadcast, MessageTemplate
+from broadcasts.services.authoring import broadcast_create, broadcast_update_draft
+from gateway.formatting import (
     TEMPLATE_PARAMETER_MAX_LENGTH,
     TEXT_BODY_MAX_LENGTH,
     template_fill,
     whatsapp_to_html,
 )
-from broadcasts.forms import ApproveForm, BroadcastForm, TestSendForm
-from broadcasts.models import Broadcast, MessageTemplate
 
 Status = Broadcast.Status
 EDITABLE_FIELDS = BroadcastForm.Meta.fields
@@ -175,7 +175,7 @@ class BroadcastAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Broadcast, form, change: bool) -> None:
         values = {name: getattr(obj, name) for name in EDITABLE_FIELDS}
         if not change:
-            created = services.broadcast_create(author=request.user, **values)
+            created = broadcast_create(author=request.user, **values)
             obj.pk, obj.created_by, obj.created_at = (
                 created.pk,
                 created.created_by,
@@ -184,10 +184,7 @@ class BroadcastAdmin(admin.ModelAdmin):
             obj._state.adding, obj._state.db = False, created._state.db
             return
         changed = {name: values[name] for name in form.changed_data if name in values}
-        # Only while still a draft: a broadcast submitted meanwhile keeps what was submitted.
-        if changed and not Broadcast.objects.filter(pk=obj.pk, status=Status.DRAFT).update(
-            **changed
-        ):
+        if not broadcast_update_draft(broadcast=obj, changes=changed):
             messages.warning(
                 request, gettext("The broadcast is no longer a draft: your changes were not saved.")
             )
@@ -224,11 +221,11 @@ class BroadcastAdmin(admin.ModelAdmin):
         context: dict[str, Any] = {
             "lifecycle_actions": [
                 {
-                    "action": action,
-                    "url": self._url("lifecycle", obj, action.name),
-                    "form": self._action_form(action, obj),
+                    "action": button,
+                    "url": self._url("lifecycle", obj, button.name),
+                    "form": self._button_form(button, obj),
                 }
-                for action in views.lifecycle_actions_for(request.user, obj)
+                for button in views.lifecycle_buttons_for(request.user, obj)
             ],
             "events": [
                 {"label": event.get_action_display(), "event": event}
@@ -240,12 +237,10 @@ class BroadcastAdmin(admin.ModelAdmin):
         if views.may_send_test(request.user, obj):
             context["send_test_url"] = self._url("send_test", obj)
             context["send_test_form"] = TestSendForm(auto_id="id_send_test_%s")
-        if (
-            obj.status == Status.AWAITING_APPROVAL
-            and settings.BROADCAST_FOUR_EYES
-            and obj.created_by_id == request.user.pk
-        ):
-            context["approval_hint"] = gettext("Another person must approve what you wrote.")
+        if obj.status == Status.AWAITING_APPROVAL:
+            hint = lifecycle.four_eyes_refusal(request.user, obj)
+            if hint:
+                context["approval_hint"] = hint
         if obj.status not in (Status.DRAFT, Status.AWAITING_APPROVAL):
             counts = selectors.broadcast_delivery_counts(broadcast_id=obj.pk)
             failed = list(selectors.broadcast_failed_deliveries(broadcast_id=obj.pk)[:FAILED_SHOWN])
@@ -260,11 +255,11 @@ class BroadcastAdmin(admin.ModelAdmin):
             )
         return context
 
-    def _action_form(self, action: views.LifecycleAction, obj: Broadcast):
-        if action.form_class is None:
+    def _button_form(self, button: views.LifecycleButton, obj: Broadcast):
+        if button.form_class is None:
             return None
-        initial = {"scheduled_at": obj.scheduled_at} if action.form_class is ApproveForm else {}
-        return action.form_class(initial=initial, auto_id=f"id_{action.name}_%s")
+        initial = {"scheduled_at": obj.scheduled_at} if button.form_class is ApproveForm else {}
+        return button.form_class(initial=initial, auto_id=f"id_{button.name}_%s")
 
     def _url(self, name: str, obj: Broadcast, *args: str) -> str:
         return reverse(f"admin:broadcasts_broadcast_{name}", args=[obj.pk, *args])

@@ -12,13 +12,13 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from broadcasts.formatting import (
+from broadcasts.models import Broadcast
+from gateway.formatting import (
     TEMPLATE_PARAMETER_MAX_LENGTH,
     TEXT_BODY_MAX_LENGTH,
     template_placeholder_count,
     whatsapp_to_html,
 )
-from broadcasts.models import Broadcast
 from subscribers.phones import PhoneNumberField
 
 # Meta refuses (error 132018) a parameter with a newline, a tab or more than 4 spaces in a row.

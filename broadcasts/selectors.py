@@ -2,9 +2,12 @@
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
+from django.conf import settings
 from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from broadcasts.models import Broadcast, Delivery
 
@@ -132,3 +135,12 @@ def broadcast_sending_now() -> Broadcast | None:
         .order_by(F("started_at").desc(nulls_last=True), "-id")
         .first()
     )
+
+
+def in_quiet_hours(moment: datetime) -> bool:
+    """Many comuni's regulations send only in daytime; emergencies ignore this."""
+    start, end = settings.BROADCAST_QUIET_HOURS
+    if start == end:
+        return False
+    local = timezone.localtime(moment).time()
+    return local >= start or local < end if start > end else start <= local < end

@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from math import ceil
 
 from django import forms
@@ -26,30 +25,31 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
-from django.utils.translation import gettext_lazy as _
 
-from broadcasts import selectors, services
+from broadcasts import lifecycle, selectors
 from broadcasts.forms import ApproveForm, NoteForm, PauseForm, TestSendForm
 from broadcasts.models import Broadcast
+from broadcasts.services.authoring import broadcast_send_test as send_test
+from comune.spreadsheets import spreadsheet_cell
 from gateway import GatewayConfigurationError
 from subscribers.selectors import subscriber_active_list
 
 Status = Broadcast.Status
-APPROVE_PERMISSION = "broadcasts.approve_broadcast"
-CHANGE_PERMISSION = "broadcasts.change_broadcast"
 
 
 @dataclass(frozen=True)
-class LifecycleAction:
-    """A button on the broadcast's change page."""
+class LifecycleButton:
+    """A lifecycle step as a button on the broadcast's change page. Which states it applies
+    to and who may press it is the lifecycle's table (broadcasts.lifecycle.TRANSITIONS)."""
 
     name: str
-    label: str
-    statuses: tuple[str, ...]
-    permission: str
     run: Callable[[HttpRequest, Broadcast, forms.Form | None], str]  # returns the success message
     form_class: type[forms.Form] | None = None
     danger: bool = False
+
+    @property
+    def label(self) -> str:
+        return str(lifecycle.TRANSITIONS[self.name].label)
 
 
 def _warn_messaging_limit(request: HttpRequest) -> None:
@@ -70,13 +70,13 @@ def _warn_messaging_limit(request: HttpRequest) -> None:
 
 
 def _submit(request: HttpRequest, broadcast: Broadcast, form: forms.Form | None) -> str:
-    services.broadcast_submit(broadcast=broadcast, actor=request.user)
+    lifecycle.broadcast_submit(broadcast=broadcast, actor=request.user)
     return gettext("Submitted for approval.")
 
 
 def _approve(request: HttpRequest, broadcast: Broadcast, form: forms.Form | None) -> str:
     scheduled_at = form.cleaned_data["scheduled_at"] if form else None
-    services.broadcast_approve(broadcast=broadcast, actor=request.user, scheduled_at=scheduled_at)
+    lifecycle.broadcast_approve(broadcast=broadcast, actor=request.user, scheduled_at=scheduled_at)
     _warn_messaging_limit(request)
     if scheduled_at:
         return gettext("Approved: it will be sent at %(when)s.") % {
@@ -87,94 +87,48 @@ def _approve(request: HttpRequest, broadcast: Broadcast, form: forms.Form | None
 
 def _reject(request: HttpRequest, broadcast: Broadcast, form: forms.Form | None) -> str:
     note = form.cleaned_data["note"] if form else ""
-    services.broadcast_reject(broadcast=broadcast, actor=request.user, note=note)
+    lifecycle.broadcast_reject(broadcast=broadcast, actor=request.user, note=note)
     return gettext("Returned to draft.")
 
 
 def _emergency(request: HttpRequest, broadcast: Broadcast, form: forms.Form | None) -> str:
-    services.broadcast_send_emergency(broadcast=broadcast, actor=request.user)
+    lifecycle.broadcast_send_emergency(broadcast=broadcast, actor=request.user)
     _warn_messaging_limit(request)
     return gettext("Emergency approved: sending starts now.")
 
 
 def _pause(request: HttpRequest, broadcast: Broadcast, form: forms.Form | None) -> str:
     reason = form.cleaned_data["reason"] if form else ""
-    services.broadcast_pause(broadcast=broadcast, actor=request.user, reason=reason)
+    lifecycle.broadcast_pause(broadcast=broadcast, actor=request.user, reason=reason)
     return gettext("Paused.")
 
 
 def _resume(request: HttpRequest, broadcast: Broadcast, form: forms.Form | None) -> str:
-    services.broadcast_resume(broadcast=broadcast, actor=request.user)
+    lifecycle.broadcast_resume(broadcast=broadcast, actor=request.user)
     return gettext("Resumed: citizens who already got it will not get it twice.")
 
 
 def _cancel(request: HttpRequest, broadcast: Broadcast, form: forms.Form | None) -> str:
-    services.broadcast_cancel(broadcast=broadcast, actor=request.user)
+    lifecycle.broadcast_cancel(broadcast=broadcast, actor=request.user)
     return gettext("Cancelled.")
 
 
 def _retry(request: HttpRequest, broadcast: Broadcast, form: forms.Form | None) -> str:
-    count = services.broadcast_retry_failed(broadcast=broadcast, actor=request.user)
+    count = lifecycle.broadcast_retry_failed(broadcast=broadcast, actor=request.user)
     return gettext("%(count)s failed deliveries queued again.") % {"count": count}
 
 
-_UNFINISHED = (
-    Status.DRAFT,
-    Status.AWAITING_APPROVAL,
-    Status.APPROVED,
-    Status.SENDING,
-    Status.PAUSED,
-)
-
-ACTIONS: dict[str, LifecycleAction] = {
-    action.name: action
-    for action in [
-        LifecycleAction(
-            "submit", _("Submit for approval"), (Status.DRAFT,), CHANGE_PERMISSION, _submit
-        ),
-        LifecycleAction(
-            "approve",
-            _("Approve"),
-            (Status.AWAITING_APPROVAL,),
-            APPROVE_PERMISSION,
-            _approve,
-            form_class=ApproveForm,
-        ),
-        LifecycleAction(
-            "emergency",
-            _("Approve and send now (emergency)"),
-            (Status.DRAFT, Status.AWAITING_APPROVAL),
-            APPROVE_PERMISSION,
-            _emergency,
-            danger=True,
-        ),
-        LifecycleAction(
-            "reject",
-            _("Return to draft"),
-            (Status.AWAITING_APPROVAL,),
-            APPROVE_PERMISSION,
-            _reject,
-            form_class=NoteForm,
-        ),
-        LifecycleAction(
-            "pause",
-            _("Pause"),
-            (Status.APPROVED, Status.SENDING),
-            APPROVE_PERMISSION,
-            _pause,
-            form_class=PauseForm,
-        ),
-        LifecycleAction("resume", _("Resume"), (Status.PAUSED,), APPROVE_PERMISSION, _resume),
-        LifecycleAction(
-            "retry",
-            _("Retry the failed ones"),
-            (Status.SENT, Status.SENDING),
-            APPROVE_PERMISSION,
-            _retry,
-        ),
-        LifecycleAction(
-            "cancel", _("Cancel"), _UNFINISHED, APPROVE_PERMISSION, _cancel, danger=True
-        ),
+BUTTONS: dict[str, LifecycleButton] = {
+    button.name: button
+    for button in [
+        LifecycleButton("submit", _submit),
+        LifecycleButton("approve", _approve, form_class=ApproveForm),
+        LifecycleButton("emergency", _emergency, danger=True),
+        LifecycleButton("reject", _reject, form_class=NoteForm),
+        LifecycleButton("pause", _pause, form_class=PauseForm),
+        LifecycleButton("resume", _resume),
+        LifecycleButton("retry", _retry),
+        LifecycleButton("cancel", _cancel, danger=True),
     ]
 }
 
@@ -182,69 +136,39 @@ ACTIONS: dict[str, LifecycleAction] = {
 TEST_STATUSES = (Status.DRAFT, Status.AWAITING_APPROVAL, Status.APPROVED, Status.PAUSED)
 
 
-def _may(user: AbstractBaseUser, action: LifecycleAction, broadcast: Broadcast) -> bool:
-    if user.has_perm(action.permission):
-        return True
-    # The author may throw away their own draft.
-    return (
-        action.name == "cancel"
-        and broadcast.status == Status.DRAFT
-        and broadcast.created_by_id == user.pk
-        and user.has_perm(CHANGE_PERMISSION)
-    )
-
-
-def _applies(action: LifecycleAction, broadcast: Broadcast, user: AbstractBaseUser) -> bool:
-    """Whether the button makes sense now, before asking who presses it."""
-    if broadcast.status not in action.statuses:
-        return False
-    if action.name == "emergency":
-        return broadcast.is_emergency
-    if action.name == "approve" and settings.BROADCAST_FOUR_EYES:
-        return broadcast.created_by_id != user.pk
-    if action.name == "retry":
-        return selectors.broadcast_has_retryable_failures(broadcast_id=broadcast.pk)
-    return True
-
-
-def lifecycle_actions_for(user: AbstractBaseUser, broadcast: Broadcast) -> list[LifecycleAction]:
+def lifecycle_buttons_for(user: AbstractBaseUser, broadcast: Broadcast) -> list[LifecycleButton]:
     """The buttons this user sees on this broadcast, in display order."""
-    return [
-        action
-        for action in ACTIONS.values()
-        if _may(user, action, broadcast) and _applies(action, broadcast, user)
-    ]
+    steps = lifecycle.steps_for(user, broadcast)
+    return [button for name, button in BUTTONS.items() if name in steps]
 
 
 def may_send_test(user: AbstractBaseUser, broadcast: Broadcast) -> bool:
-    return broadcast.status in TEST_STATUSES and user.has_perm(CHANGE_PERMISSION)
+    return broadcast.status in TEST_STATUSES and user.has_perm(lifecycle.CHANGE_PERMISSION)
 
 
 def broadcast_lifecycle(
-    request: HttpRequest, broadcast: Broadcast, action_name: str, redirect_to: str
+    request: HttpRequest, broadcast: Broadcast, step: str, redirect_to: str
 ) -> HttpResponseRedirect:
-    """Run one lifecycle action (POST) and report the outcome as a message."""
-    action = ACTIONS.get(action_name)
-    if action is None:
+    """Take one lifecycle step (POST) and report the outcome as a message."""
+    button = BUTTONS.get(step)
+    if button is None:
         raise Http404
-    if not _may(request.user, action, broadcast):
-        messages.error(
-            request,
-            gettext("You do not have permission for “%(action)s”.") % {"action": action.label},
-        )
+    refused = lifecycle.refusal(request.user, step, broadcast)
+    if refused:
+        messages.error(request, refused)
         return HttpResponseRedirect(redirect_to)
     form = None
-    if action.form_class is not None:
-        form = action.form_class(request.POST)
+    if button.form_class is not None:
+        form = button.form_class(request.POST)
         if not form.is_valid():
             for errors in form.errors.values():
                 for error in errors:
                     messages.error(request, error)
             return HttpResponseRedirect(redirect_to)
     try:
-        success = action.run(request, broadcast, form)
-    except services.TransitionNotAllowed as refused:
-        messages.error(request, str(refused))
+        success = button.run(request, broadcast, form)
+    except lifecycle.TransitionNotAllowed as refusal:
+        messages.error(request, str(refusal))
     else:
         messages.success(request, success)
     return HttpResponseRedirect(redirect_to)
@@ -277,16 +201,6 @@ class _Echo:
         return value
 
 
-def _cell(value: object) -> str:
-    """A CSV cell that a spreadsheet will not run as a formula."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return timezone.localtime(value).isoformat(timespec="seconds")
-    text = str(value)
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def _report_lines(broadcast: Broadcast) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield "\ufeff"  # a BOM, so that spreadsheets read the masked digits' dots as UTF-8
@@ -305,14 +219,14 @@ def _report_lines(broadcast: Broadcast) -> Iterator[str]:
     for delivery in selectors.broadcast_delivery_report(broadcast_id=broadcast.pk):
         yield writer.writerow(
             [
-                _cell(delivery.subscriber.masked_address),
-                _cell(delivery.get_status_display()),
-                _cell(delivery.sent_at),
-                _cell(delivery.delivered_at),
-                _cell(delivery.read_at),
-                _cell(delivery.failed_at),
-                _cell(delivery.error_code),
-                _cell(delivery.error_title),
+                spreadsheet_cell(delivery.subscriber.masked_address),
+                spreadsheet_cell(delivery.get_status_display()),
+                spreadsheet_cell(delivery.sent_at),
+                spreadsheet_cell(delivery.delivered_at),
+                spreadsheet_cell(delivery.read_at),
+                spreadsheet_cell(delivery.failed_at),
+                spreadsheet_cell(delivery.error_code),
+                spreadsheet_cell(delivery.error_title),
             ]
         )
 
@@ -342,7 +256,7 @@ def broadcast_send_test(
     form = TestSendForm(request.POST if request.method == "POST" else None)
     if form.is_valid():
         try:
-            result = services.broadcast_send_test(
+            result = send_test(
                 broadcast=broadcast, actor=request.user, phone=form.cleaned_data["phone"]
             )
         except GatewayConfigurationError as problem:

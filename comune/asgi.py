@@ -18,6 +18,6 @@ warnings.filterwarnings(
 )
 django_application = get_asgi_application()
 
-from comune.webhooks import StatusWebhookFastPath  # noqa: E402 - needs Django set up
+from webhooks.fastpath import StatusWebhookFastPath  # noqa: E402 - needs Django set up
 
 application = StatusWebhookFastPath(django_application)

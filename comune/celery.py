@@ -1,6 +1,11 @@
-"""The Celery app. Queue names live here, in one place."""
+"""The Celery app, and everything about tasks decided in one place: the queues, the routes, the
+one table of periodic jobs (Celery beat and `manage.py run_scheduler` both read it), and
+`enqueue`, the one way services start a task."""
+
+from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 from celery import Celery
 from celery.schedules import crontab
@@ -20,21 +25,48 @@ app.conf.task_routes = {
     "subscribers.tasks.retention_apply": {"queue": QUEUE_DEFAULT},
     "subscribers.tasks.*": {"queue": QUEUE_REPLIES},
 }
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    name: str
+    task: str
+    schedule: float | crontab  # seconds between runs, or a crontab
+    expires: float  # a run not started by then is dropped: the next one does its work
+
+
+PERIODIC_JOBS = (
+    PeriodicJob("dispatch-due-broadcasts", "broadcasts.tasks.broadcasts_dispatch_due", 5.0, 5.0),
+    PeriodicJob(
+        "requeue-stuck-deliveries", "broadcasts.tasks.deliveries_requeue_stuck", 60.0, 60.0
+    ),
+    PeriodicJob("apply-stranded-statuses", "webhooks.tasks.statuses_apply_stranded", 60.0, 60.0),
+    PeriodicJob(
+        "apply-retention",
+        "subscribers.tasks.retention_apply",
+        crontab(hour=3, minute=30),
+        3600.0,
+    ),
+)
 app.conf.beat_schedule = {
-    "dispatch-due-broadcasts": {
-        "task": "broadcasts.tasks.broadcasts_dispatch_due",
-        "schedule": 5.0,
-        "options": {"expires": 5.0},
-    },
-    "requeue-stuck-deliveries": {
-        "task": "broadcasts.tasks.deliveries_requeue_stuck",
-        "schedule": 60.0,
-        "options": {"expires": 60.0},
-    },
-    "apply-retention": {
-        "task": "subscribers.tasks.retention_apply",
-        "schedule": crontab(hour=3, minute=30),
-        "options": {"expires": 3600.0},
-    },
+    job.name: {"task": job.task, "schedule": job.schedule, "options": {"expires": job.expires}}
+    for job in PERIODIC_JOBS
 }
-app.autodiscover_tasks()
+
+
+def broadcast_queue(*, emergency: bool) -> str:
+    """The queue of a broadcast's own tasks: emergencies have theirs, which workers serve first."""
+    return QUEUE_EMERGENCY if emergency else QUEUE_DEFAULT
+
+
+def enqueue(
+    task: str, *args: object, queue: str | None = None, countdown: float | None = None
+) -> None:
+    """Start the task registered as `task` (run in-process without a broker).
+
+    Services start tasks by name through here rather than importing a tasks module, which
+    imports the services: the import graph stays one-way. Every app's tasks module is imported
+    when Django starts (its AppConfig.ready), so the name is always registered.
+    """
+    options = {"queue": queue, "countdown": countdown}
+    app.tasks[task].apply_async(args, **{k: v for k, v in options.items() if v is not None})

@@ -49,6 +49,8 @@ INSTALLED_APPS = [
     "import_export",
     "subscribers",
     "broadcasts",
+    "webhooks",
+    "privacy",
 ]
 
 MIDDLEWARE = [

@@ -2,8 +2,8 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-from comune.webhooks import whatsapp_webhook
 from subscribers import views as subscriber_views
+from webhooks.views import whatsapp_webhook
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -11,6 +11,8 @@ from typing import Any
 from gateway.backends.base import BaseBackend
 from gateway.errors import classify_error
 from gateway.exceptions import GatewayAPIError, GatewayConfigurationError
+from gateway.parsing import carries_only_statuses, parse_webhook
+from gateway.signature import sign, verify_signature
 from gateway.types import (
     ErrorKind,
     InboundKind,
@@ -24,7 +26,6 @@ from gateway.types import (
     TextMessage,
     WebhookEvents,
 )
-from gateway.webhooks import carries_only_statuses, parse_webhook, sign, verify_signature
 
 __all__ = [
     "BACKEND_ALIASES",
@@ -67,10 +68,13 @@ def get_backend(backend: str | None = None, **options: Any) -> BaseBackend:
     """Build the configured backend, like ``django.core.mail.get_connection``.
 
     ``backend`` (a dotted path or an alias) overrides ``WHATSAPP_GATEWAY["BACKEND"]``; keyword
-    options override ``WHATSAPP_GATEWAY["OPTIONS"]``. Nothing connects until the first send.
+    options override ``WHATSAPP_GATEWAY["OPTIONS"]``. Every send takes a slot of the number's
+    one rate limit (``gateway.ratelimit.rate_limiter``). Nothing connects until the first send.
     """
     from django.conf import settings
     from django.utils.module_loading import import_string
+
+    from gateway.ratelimit import rate_limiter
 
     config = getattr(settings, "WHATSAPP_GATEWAY", None) or {}
     path = backend or config.get("BACKEND")
@@ -83,4 +87,8 @@ def get_backend(backend: str | None = None, **options: Any) -> BaseBackend:
         raise GatewayConfigurationError(f"cannot import the WhatsApp backend {path!r}") from exc
     if not (isinstance(backend_class, type) and issubclass(backend_class, BaseBackend)):
         raise GatewayConfigurationError(f"{path!r} is not a gateway backend")
-    return backend_class(**{**config.get("OPTIONS", {}), **options})
+    shared = {
+        "limiter": rate_limiter(),
+        "rate_limited_pause": settings.BROADCAST_RATE_LIMITED_PAUSE_SECONDS,
+    }
+    return backend_class(**{**shared, **config.get("OPTIONS", {}), **options})

@@ -19,51 +19,46 @@ production criterion ("never more than 5 % over the limit in any 10 s window") h
 margin, whatever window Meta measures on.
 
 ``LocalRateLimiter`` is the same thing in one process (a lock and ``time.monotonic``), for the
-embedded mode without Redis and for tests.
+embedded mode without Redis; ``NoRateLimit`` is WHATSAPP_RATE_PER_SECOND=0 (benchmarks of the
+product's own speed). ``rate_limiter()`` is the one factory: every backend built by
+``gateway.get_backend()`` takes a slot from it before each send, so broadcasts, keyword replies
+and test sends all share the number's one rate (invariant 6).
 
-The module itself imports only redis-py and the standard library (no Django, no models), so any
-process can use it, including the spawned test processes.
+The limiters import only redis-py and the standard library (the factory reads Django's settings
+when called), so any process can use them, including the spawned test processes.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 import time
-from collections.abc import Iterator
+from typing import Protocol
 
 import redis
 
 
-class WaitTooLong(Exception):
-    """The schedule is further ahead than the limiter's ``max_wait``; nothing was reserved.
+class Limiter(Protocol):
+    """What a backend needs of a limiter: a slot before each send, a pause after a 130429."""
 
-    A Celery task would rather retry later (``countdown=exc.wait``) than hold a worker asleep
-    for minutes, for instance after ``slow_down(60)``.
-    """
+    def acquire(self) -> None: ...
 
-    def __init__(self, wait: float) -> None:
-        super().__init__(f"the next send slot is {wait:.3f} s away")
-        self.wait = wait
+    def slow_down(self, seconds: float) -> None: ...
 
 
 class _BaseRateLimiter:
     """The API both limiters share; subclasses only implement the two atomic operations."""
 
-    def __init__(
-        self, rate_per_second: float, *, burst: int | None = None, max_wait: float | None = None
-    ) -> None:
+    def __init__(self, rate_per_second: float, *, burst: int | None = None) -> None:
         if not rate_per_second > 0 or math.isinf(rate_per_second):  # also refuses NaN
             raise ValueError(f"rate_per_second must be a positive number, not {rate_per_second!r}")
         if burst is None:
             burst = max(1, int(rate_per_second / 20))
         if burst < 1:
             raise ValueError(f"burst must be at least 1, not {burst!r}")
-        if max_wait is not None and not max_wait >= 0:
-            raise ValueError(f"max_wait must be None or >= 0, not {max_wait!r}")
         self.rate_per_second = float(rate_per_second)
         self.burst = int(burst)
-        self.max_wait = max_wait
         #: Seconds between two consecutive slots.
         self.interval = 1.0 / self.rate_per_second
         # How far behind "now" the schedule may lag after an idle period: burst - 1 extra slots.
@@ -73,7 +68,6 @@ class _BaseRateLimiter:
         """Atomically reserve ``n`` consecutive slots; return the first one's offset from now.
 
         The offset is negative when burst credit lets the first slots go immediately.
-        Raise ``WaitTooLong`` (reserving nothing) if it exceeds ``max_wait``.
         """
         raise NotImplementedError
 
@@ -82,73 +76,40 @@ class _BaseRateLimiter:
 
         Call it on Meta's 130429. It never moves the schedule earlier, and it also uses up the
         burst credit, so sending resumes at the plain rate. Slots reserved *before* the call are
-        not recalled: a caller that got 130429 should drop the rest of its batch, and the others'
-        batches end within ``n / rate`` seconds, so keep batches short (tens of slots).
+        not recalled.
         """
         raise NotImplementedError
 
-    def reserve_batch(self, n: int) -> list[float]:
-        """Reserve ``n`` slots at once; return, for each, how many seconds from now it is due.
-
-        One round trip for a whole batch. The waits are relative to the moment of the call:
-        ``paced`` turns them into sleeps for you.
-        """
+    def reserve(self, n: int = 1) -> float:
+        """Reserve ``n`` consecutive slots (one round trip); return the seconds to wait until
+        the last of them is due (0.0: now)."""
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be a positive integer, not {n!r}")
-        first = self._reserve(n)
-        return [max(0.0, first + i * self.interval) for i in range(n)]
+        return max(0.0, self._reserve(n) + (n - 1) * self.interval)
 
-    def reserve(self, n: int = 1) -> float:
-        """Reserve ``n`` slots; return the seconds to wait until *all* of them are due (0.0: now).
-
-        With ``n > 1``, sending all ``n`` at once after that wait may put up to ``n - 1`` more
-        messages in a window than the schedule does; use ``paced`` to send a batch at the rate.
-        """
-        return self.reserve_batch(n)[-1]
-
-    def acquire(self, n: int = 1) -> None:
-        """Reserve ``n`` slots and sleep until all of them are due (see ``reserve``)."""
-        wait = self.reserve(n)
+    def acquire(self) -> None:
+        """Reserve one slot and sleep until it is due."""
+        wait = self.reserve()
         if wait > 0:
             time.sleep(wait)
 
-    def paced(self, n: int) -> Iterator[int]:
-        """Reserve ``n`` slots in one call and yield 0…n-1, each at its slot's time.
 
-        ``for _ in limiter.paced(len(batch)): send(...)``. Each message leaves at or after its own
-        slot, never early, so the batch cannot overshoot the rate. Breaking out of the loop (after
-        a 130429, say) simply leaves the remaining slots unused.
-        """
-        start = time.monotonic()
-        for i, wait in enumerate(self.reserve_batch(n)):
-            delay = start + wait - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            yield i
-
-
-# KEYS[1]: the schedule key. ARGV: n, interval, tolerance, max_wait (negative: none), all in
-# microseconds except n. The TAT is stored in microseconds of Redis time, as a full-precision
-# string; the key expires once it is so far in the past that it no longer matters.
-# Returns {1, offset} on success or {0, offset} when refused by max_wait; offset (a string, since
-# Redis would truncate a Lua number to an integer) is the first slot's distance from now.
+# KEYS[1]: the schedule key. ARGV: n, interval, tolerance, in microseconds except n. The TAT is
+# stored in microseconds of Redis time, as a full-precision string; the key expires once it is
+# so far in the past that it no longer matters. Returns the first slot's distance from now, as
+# a string, since Redis would truncate a Lua number to an integer.
 _RESERVE_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local n = tonumber(ARGV[1])
 local interval = tonumber(ARGV[2])
 local tolerance = tonumber(ARGV[3])
-local max_wait = tonumber(ARGV[4])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 local start = math.max(tat, now - tolerance)
-local offset = start - now
-if max_wait >= 0 and offset > max_wait then
-    return {0, string.format('%.17g', offset)}
-end
 local new_tat = start + n * interval
 redis.call('SET', KEYS[1], string.format('%.17g', new_tat),
            'PX', math.ceil((new_tat - now + tolerance) / 1000) + 1000)
-return {1, string.format('%.17g', offset)}
+return string.format('%.17g', start - now)
 """
 
 # KEYS[1]: the schedule key. ARGV[1]: the pause in microseconds. TAT becomes >= now + pause.
@@ -168,10 +129,9 @@ _US = 1_000_000.0
 class RateLimiter(_BaseRateLimiter):
     """The rate limit shared by all processes and hosts using the same Redis ``key``.
 
-    ``key`` names one sending number, e.g. ``"infocomune:rate:<phone_number_id>"``. Every
-    process must use the same ``rate_per_second`` for a key (the schedule holds times, not a
-    rate, so a changed rate takes effect from the next reservation). ``max_wait`` (seconds,
-    default none): refuse with ``WaitTooLong`` instead of reserving a slot further ahead than that.
+    ``key`` names one sending number (see ``rate_limiter``). Every process must use the same
+    ``rate_per_second`` for a key (the schedule holds times, not a rate, so a changed rate takes
+    effect from the next reservation).
     """
 
     def __init__(
@@ -181,24 +141,18 @@ class RateLimiter(_BaseRateLimiter):
         rate_per_second: float,
         *,
         burst: int | None = None,
-        max_wait: float | None = None,
     ) -> None:
-        super().__init__(rate_per_second, burst=burst, max_wait=max_wait)
+        super().__init__(rate_per_second, burst=burst)
         self.redis = redis_client
         self.key = key
         self._reserve_script = redis_client.register_script(_RESERVE_LUA)
         self._slow_down_script = redis_client.register_script(_SLOW_DOWN_LUA)
 
     def _reserve(self, n: int) -> float:
-        max_wait = -1.0 if self.max_wait is None else self.max_wait * _US
-        ok, offset = self._reserve_script(
-            keys=[self.key],
-            args=[n, repr(self.interval * _US), repr(self._tolerance * _US), repr(max_wait)],
+        offset = self._reserve_script(
+            keys=[self.key], args=[n, repr(self.interval * _US), repr(self._tolerance * _US)]
         )
-        offset_seconds = float(offset) / _US
-        if not ok:
-            raise WaitTooLong(offset_seconds)
-        return offset_seconds
+        return float(offset) / _US
 
     def slow_down(self, seconds: float) -> None:
         if seconds > 0:
@@ -208,10 +162,8 @@ class RateLimiter(_BaseRateLimiter):
 class LocalRateLimiter(_BaseRateLimiter):
     """The same limiter for one process: its threads share the schedule, other processes don't."""
 
-    def __init__(
-        self, rate_per_second: float, *, burst: int | None = None, max_wait: float | None = None
-    ) -> None:
-        super().__init__(rate_per_second, burst=burst, max_wait=max_wait)
+    def __init__(self, rate_per_second: float, *, burst: int | None = None) -> None:
+        super().__init__(rate_per_second, burst=burst)
         self._lock = threading.Lock()
         self._tat = 0.0  # in time.monotonic() seconds
 
@@ -219,13 +171,39 @@ class LocalRateLimiter(_BaseRateLimiter):
         with self._lock:
             now = time.monotonic()
             start = max(self._tat, now - self._tolerance)
-            offset = start - now
-            if self.max_wait is not None and offset > self.max_wait:
-                raise WaitTooLong(offset)
             self._tat = start + n * self.interval
-            return offset
+            return start - now
 
     def slow_down(self, seconds: float) -> None:
         if seconds > 0:
             with self._lock:
                 self._tat = max(self._tat, time.monotonic() + seconds)
+
+
+class NoRateLimit:
+    """WHATSAPP_RATE_PER_SECOND=0: no limit at all."""
+
+    def acquire(self) -> None:
+        return None
+
+    def slow_down(self, seconds: float) -> None:
+        return None
+
+
+def rate_limiter() -> Limiter:
+    """The limiter of the configured sending number and rate: in Redis (under the installation's
+    key prefix) when there is one, else in this process."""
+    from django.conf import settings
+
+    phone_number_id = settings.WHATSAPP_GATEWAY["OPTIONS"].get("phone_number_id") or "default"
+    key = f"{settings.REDIS_KEY_PREFIX}infocomune:rate:{phone_number_id}"
+    return _limiter(settings.REDIS_URL, key, settings.WHATSAPP_RATE_PER_SECOND)
+
+
+@functools.lru_cache(maxsize=8)
+def _limiter(redis_url: str, key: str, rate: float) -> Limiter:
+    if rate <= 0:
+        return NoRateLimit()
+    if not redis_url:
+        return LocalRateLimiter(rate)
+    return RateLimiter(redis.Redis.from_url(redis_url), key, rate)

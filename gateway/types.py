@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from gateway.formatting import template_fill
+
 
 @dataclass(frozen=True)
 class TextMessage:
@@ -32,10 +34,7 @@ class TemplateMessage:
 
     def rendered_body(self) -> str:
         """The text a citizen reads: the body with its parameters filled in."""
-        text = self.body_text or ""
-        for index, value in enumerate(self.body_parameters, start=1):
-            text = text.replace(f"{{{{{index}}}}}", value)
-        return text
+        return template_fill(self.body_text or "", list(self.body_parameters))
 
 
 Message = TextMessage | TemplateMessage

@@ -2,8 +2,8 @@
 
 from django.utils import timezone
 
-from broadcasts.formatting import template_fill
 from broadcasts.models import Broadcast
+from gateway.formatting import template_fill
 from public.models import Regulation
 
 

@@ -6,8 +6,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext
 
-from broadcasts.formatting import whatsapp_to_html
 from broadcasts.selectors import broadcast_public_archive
+from gateway.formatting import whatsapp_to_html
 from public import selectors, subscribe
 from subscribers.selectors import subscriber_active_list
 

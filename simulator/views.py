@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods
 
-from broadcasts.formatting import whatsapp_to_html
+from gateway.formatting import whatsapp_to_html
 from public.subscribe import subscribe_keyword
 from simulator import selectors, services
 from simulator.forms import CitizenMessageForm

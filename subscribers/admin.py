@@ -1,14 +1,11 @@
 from django.contrib import admin
-from django.http import HttpRequest, HttpResponse
-from django.urls import URLPattern, path
-from django.utils.translation import gettext
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from roles.models import SUBJECT_ACCESS
-from subscribers import privacy_views, services
-from subscribers.admin_erase import SubscriberEraseMixin
 from subscribers.admin_import import SubscriberImportMixin
 from subscribers.models import ConsentRecord, InboundMessage, PrivacyNotice, Subscriber
+from subscribers.services.consent import privacy_notice_publish
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -39,7 +36,7 @@ class ConsentInline(admin.TabularInline):
 
 
 @admin.register(Subscriber)
-class SubscriberAdmin(SubscriberEraseMixin, SubscriberImportMixin, ReadOnlyAdmin):
+class SubscriberAdmin(SubscriberImportMixin, ReadOnlyAdmin):
     list_display = ["masked_address", "status", "subscribed_at", "unsubscribed_at"]
     list_filter = ["status"]
     date_hierarchy = "subscribed_at"
@@ -66,40 +63,6 @@ class SubscriberAdmin(SubscriberEraseMixin, SubscriberImportMixin, ReadOnlyAdmin
         return obj.masked_address
 
 
-@admin.register(ConsentRecord)
-class ConsentRecordAdmin(ReadOnlyAdmin):
-    list_display = ["occurred_at", "subscriber", "action", "channel", "notice", "recorded_at"]
-    list_filter = ["action", "channel", "notice"]
-    date_hierarchy = "occurred_at"
-    list_select_related = ["subscriber", "notice"]
-    change_list_template = "admin/subscribers/consentrecord/change_list.html"
-
-    def get_urls(self) -> list[URLPattern]:
-        def wrap(view):
-            return self.admin_site.admin_view(view)
-
-        return [
-            path("export/", wrap(self.export_view), name="subscribers_consentrecord_export"),
-            path(
-                "subject-access/",
-                wrap(self.subject_access_view),
-                name="subscribers_consentrecord_subject_access",
-            ),
-            *super().get_urls(),
-        ]
-
-    def _page_context(self, request: HttpRequest, title: str) -> dict:
-        return {**self.admin_site.each_context(request), "opts": self.opts, "title": title}
-
-    def export_view(self, request: HttpRequest) -> HttpResponse:
-        context = self._page_context(request, gettext("Export the consent log"))
-        return privacy_views.consent_export(request, context)
-
-    def subject_access_view(self, request: HttpRequest) -> HttpResponse:
-        context = self._page_context(request, gettext("Subject access"))
-        return privacy_views.subject_access(request, context)
-
-
 @admin.register(InboundMessage)
 class InboundMessageAdmin(ReadOnlyAdmin):
     list_display = ["received_at", "wa_type", "intent", "reply", "reply_error"]
@@ -123,7 +86,5 @@ class PrivacyNoticeAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change) -> None:
         if change:
             return
-        published = services.privacy_notice_publish(
-            version=obj.version, title=obj.title, body=obj.body
-        )
+        published = privacy_notice_publish(version=obj.version, title=obj.title, body=obj.body)
         obj.pk, obj.published_at, obj.is_current = published.pk, published.published_at, True

@@ -20,10 +20,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from import_export import fields, resources, widgets
 
-from subscribers import selectors, services
+from subscribers import selectors
 from subscribers.models import ConsentRecord, PrivacyNotice, Subscriber
 from subscribers.phones import phone_to_e164
-from subscribers.retention import subscriber_pseudonym
+from subscribers.services import consent
+from subscribers.services.pseudonyms import subscriber_pseudonym
 
 EVIDENCE_MAX_LENGTH = 500
 _DATE_FORMATS = ("%d/%m/%Y", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S")
@@ -218,7 +219,7 @@ class SubscriberImportResource(resources.ModelResource):
         if self._is_dry_run(kwargs):
             return
         user = kwargs["user"]
-        subscriber, outcome = services.subscriber_subscribe(
+        subscriber, outcome = consent.subscriber_subscribe(
             phone=instance.phone,
             occurred_at=instance.consent_date,
             channel=ConsentRecord.Channel.IMPORT,
@@ -230,7 +231,7 @@ class SubscriberImportResource(resources.ModelResource):
                 "evidence": instance.consent_evidence.strip(),
             },
         )
-        if outcome != services.Outcome.CHANGED:
+        if outcome != consent.Outcome.CHANGED:
             # The citizen wrote to us between the preview and the confirmation.
             raise ValidationError({"phone": _("Changed since the preview: not imported.")})
         instance.pk = subscriber.pk

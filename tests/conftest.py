@@ -71,7 +71,7 @@ def whatsapp_outbox() -> list:
 
 @pytest.fixture
 def privacy_notice(db):
-    from subscribers.services import privacy_notice_publish
+    from subscribers.services.consent import privacy_notice_publish
 
     return privacy_notice_publish(version="1.0", title="Informativa", body="Testo.")
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Self
 
+from gateway.ratelimit import Limiter, NoRateLimit
 from gateway.types import ErrorKind, Message, SendError, SendResult, TemplateMessage, TextMessage
 
 
@@ -17,12 +18,24 @@ class BaseBackend:
     construction and, unless ``fail_silently``, unexpected errors (bugs, invalid URLs) while
     sending; with ``fail_silently`` those come back as FATAL errors instead.
 
+    Every send first takes a slot from ``limiter`` (``gateway.get_backend()`` passes the
+    number's shared one; a backend built directly has none), and a 130429 answer pushes the
+    shared schedule back by ``rate_limited_pause`` seconds.
+
     Options a backend does not use are ignored, as Django's mail backends do, so that one
     ``WHATSAPP_GATEWAY["OPTIONS"]`` works whichever backend the environment picks.
     """
 
-    def __init__(self, fail_silently: bool = False, **options: Any) -> None:
+    def __init__(
+        self,
+        fail_silently: bool = False,
+        limiter: Limiter | None = None,
+        rate_limited_pause: float = 1.0,
+        **options: Any,
+    ) -> None:
         self.fail_silently = fail_silently
+        self.limiter = limiter or NoRateLimit()
+        self.rate_limited_pause = rate_limited_pause
 
     def open(self) -> bool:
         """Open the connection pool if needed; True if this call opened it."""
@@ -51,13 +64,17 @@ class BaseBackend:
         """Send one message; safe to call from several threads on the same backend."""
         if not isinstance(message, TextMessage | TemplateMessage):
             raise TypeError(f"cannot send a {type(message).__name__}")
+        self.limiter.acquire()
         try:
-            return self._send(message)
+            result = self._send(message)
         except Exception as exc:
             if not self.fail_silently:
                 raise
             error = SendError(kind=ErrorKind.FATAL, code=None, title=type(exc).__name__)
             return SendResult(message=message, error=error)
+        if result.error and result.error.kind == ErrorKind.RATE_LIMITED:
+            self.limiter.slow_down(self.rate_limited_pause)
+        return result
 
     def list_templates(self, waba_id: str) -> list[dict[str, Any]]:
         """The business account's templates as plain dicts; local backends have none."""

@@ -4,10 +4,10 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.test import TestCase
 
-from broadcasts import services
 from broadcasts.models import Broadcast, MessageTemplate
+from broadcasts.services import authoring
 from subscribers.models import ConsentRecord
-from subscribers.services import subscriber_subscribe, subscriber_unsubscribe
+from subscribers.services.consent import subscriber_subscribe, subscriber_unsubscribe
 
 
 def staff(username: str, *codenames: str) -> User:
@@ -71,7 +71,7 @@ def template(db) -> MessageTemplate:
 
 @pytest.fixture
 def draft(editor, template) -> Broadcast:
-    return services.broadcast_create(
+    return authoring.broadcast_create(
         author=editor,
         title="Chiusura via Roma",
         body="Via Roma chiusa *domani* dalle 8 alle 18.",

@@ -12,11 +12,12 @@ from django.contrib.auth.models import User
 from django.urls import reverse
 from django.utils import timezone
 
-from broadcasts import services
-from broadcasts.formatting import template_fill, template_placeholder_count, whatsapp_to_html
+from broadcasts import lifecycle
 from broadcasts.models import Broadcast, Delivery, MessageTemplate
+from broadcasts.services import authoring
+from gateway.formatting import template_fill, template_placeholder_count, whatsapp_to_html
 from subscribers.models import ConsentRecord, Subscriber
-from subscribers.services import subscriber_subscribe
+from subscribers.services.consent import subscriber_subscribe
 from tests.broadcasts.conftest import staff
 
 pytestmark = pytest.mark.django_db
@@ -64,7 +65,7 @@ def _draft(author: User, template: MessageTemplate | None = None, **fields) -> B
         "template_parameters": ["via Roma chiusa domani"] if template else [],
         **fields,
     }
-    return services.broadcast_create(author=author, **values)
+    return authoring.broadcast_create(author=author, **values)
 
 
 def _form_data(**overrides) -> dict:
@@ -148,7 +149,7 @@ def test_a_draft_can_be_edited_but_a_submitted_broadcast_cannot(client, editor):
     broadcast.refresh_from_db()
     assert broadcast.title == "Nuovo titolo"
 
-    services.broadcast_submit(broadcast=broadcast, actor=editor)
+    lifecycle.broadcast_submit(broadcast=broadcast, actor=editor)
     response = client.post(change_url(broadcast), _form_data(title="Cambiato dopo"), follow=True)
 
     broadcast.refresh_from_db()
@@ -158,7 +159,7 @@ def test_a_draft_can_be_edited_but_a_submitted_broadcast_cannot(client, editor):
 
 def test_the_editor_cannot_approve_even_by_posting(client, editor):
     broadcast = _draft(editor)
-    services.broadcast_submit(broadcast=broadcast, actor=editor)
+    lifecycle.broadcast_submit(broadcast=broadcast, actor=editor)
     client.force_login(editor)
 
     response = press(client, broadcast, "approve")
@@ -170,7 +171,7 @@ def test_the_editor_cannot_approve_even_by_posting(client, editor):
 
 def test_an_approver_cannot_approve_what_they_wrote(client, approver):
     broadcast = _draft(approver)
-    services.broadcast_submit(broadcast=broadcast, actor=approver)
+    lifecycle.broadcast_submit(broadcast=broadcast, actor=approver)
     client.force_login(approver)
 
     page = client.get(change_url(broadcast))
@@ -193,7 +194,7 @@ def test_approval_sends_to_every_active_subscriber(
     django_capture_on_commit_callbacks,
 ):
     broadcast = _draft(editor, template)
-    services.broadcast_submit(broadcast=broadcast, actor=editor)
+    lifecycle.broadcast_submit(broadcast=broadcast, actor=editor)
     client.force_login(approver)
     assert buttons(client.get(change_url(broadcast))) == {"approve", "reject", "cancel"}
 
@@ -216,7 +217,7 @@ def test_approval_warns_when_the_messaging_limit_spreads_delivery(
 ):
     settings.WHATSAPP_MESSAGING_LIMIT = 2
     broadcast = _draft(editor)
-    services.broadcast_submit(broadcast=broadcast, actor=editor)
+    lifecycle.broadcast_submit(broadcast=broadcast, actor=editor)
     client.force_login(approver)
     later = timezone.localtime() + timedelta(days=1)
 
@@ -233,7 +234,7 @@ def test_approval_warns_when_the_messaging_limit_spreads_delivery(
 
 def test_approval_for_a_time_in_the_past_is_refused(client, editor, approver):
     broadcast = _draft(editor)
-    services.broadcast_submit(broadcast=broadcast, actor=editor)
+    lifecycle.broadcast_submit(broadcast=broadcast, actor=editor)
     client.force_login(approver)
 
     response = press(client, broadcast, "approve", scheduled_at="2020-01-01T08:00")
@@ -245,7 +246,7 @@ def test_approval_for_a_time_in_the_past_is_refused(client, editor, approver):
 
 def test_an_approver_returns_a_broadcast_to_draft(client, editor, approver):
     broadcast = _draft(editor)
-    services.broadcast_submit(broadcast=broadcast, actor=editor)
+    lifecycle.broadcast_submit(broadcast=broadcast, actor=editor)
     client.force_login(approver)
 
     response = press(client, broadcast, "reject", note="Manca l'orario")
@@ -294,7 +295,7 @@ def test_the_emergency_button_is_only_for_emergencies(client, approver):
 
 def test_an_approver_cancels_and_the_broadcast_becomes_read_only(client, editor, approver):
     broadcast = _draft(editor)
-    services.broadcast_submit(broadcast=broadcast, actor=editor)
+    lifecycle.broadcast_submit(broadcast=broadcast, actor=editor)
     client.force_login(approver)
 
     response = press(client, broadcast, "cancel")
@@ -313,8 +314,8 @@ def test_an_approver_cancels_and_the_broadcast_becomes_read_only(client, editor,
 
 def test_pause_shows_the_reason_and_resume_carries_on(client, editor, approver):
     broadcast = _draft(editor)
-    services.broadcast_submit(broadcast=broadcast, actor=editor)
-    services.broadcast_approve(
+    lifecycle.broadcast_submit(broadcast=broadcast, actor=editor)
+    lifecycle.broadcast_approve(
         broadcast=broadcast, actor=approver, scheduled_at=timezone.now() + timedelta(days=1)
     )
     client.force_login(approver)
@@ -499,7 +500,7 @@ def test_the_change_page_previews_the_text_as_whatsapp_shows_it(client, editor):
 
 def test_a_submitted_broadcast_shows_its_preview_read_only(client, editor, template):
     broadcast = _draft(editor, template)
-    services.broadcast_submit(broadcast=broadcast, actor=editor)
+    lifecycle.broadcast_submit(broadcast=broadcast, actor=editor)
     client.force_login(editor)
 
     page = client.get(change_url(broadcast)).content.decode()
@@ -515,9 +516,9 @@ def test_a_submitted_broadcast_shows_its_preview_read_only(client, editor, templ
 @pytest.fixture
 def sent_broadcast(editor, approver, template, subscribers, django_capture_on_commit_callbacks):
     broadcast = _draft(editor, template)
-    services.broadcast_submit(broadcast=broadcast, actor=editor)
+    lifecycle.broadcast_submit(broadcast=broadcast, actor=editor)
     with django_capture_on_commit_callbacks(execute=True):
-        services.broadcast_approve(broadcast=broadcast, actor=approver)
+        lifecycle.broadcast_approve(broadcast=broadcast, actor=approver)
     # Meta later says one citizen could not get it, for a reason worth another try.
     Delivery.objects.filter(subscriber__phone=B).update(
         status=Delivery.Status.FAILED,

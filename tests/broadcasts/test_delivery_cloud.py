@@ -4,8 +4,9 @@ from collections import Counter
 
 import pytest
 
-from broadcasts import services
+from broadcasts import lifecycle
 from broadcasts.models import Broadcast, Delivery
+from broadcasts.services import fanout, sending
 from tests.fakes.cloud_api import FakeCloudAPI
 
 pytestmark = pytest.mark.django_db
@@ -29,18 +30,18 @@ def fake_cloud(settings):
 
 
 def start(draft, approver):
-    services.broadcast_submit(broadcast=draft, actor=draft.created_by)
-    services.broadcast_approve(broadcast=draft, actor=approver)
-    services.broadcasts_dispatch_due()
+    lifecycle.broadcast_submit(broadcast=draft, actor=draft.created_by)
+    lifecycle.broadcast_approve(broadcast=draft, actor=approver)
+    fanout.broadcasts_dispatch_due()
     from unittest import mock
 
-    with mock.patch.object(services, "_enqueue_ranges"):
-        services.broadcast_fan_out(broadcast_id=draft.pk)
+    with mock.patch.object(fanout, "deliveries_enqueue_ranges"):
+        fanout.broadcast_fan_out(broadcast_id=draft.pk)
 
 
 def run_until_done(draft, rounds=10):
     for _ in range(rounds):
-        services.deliveries_send_range(broadcast_id=draft.pk, first_id=0, last_id=10**9)
+        sending.deliveries_send_range(broadcast_id=draft.pk, first_id=0, last_id=10**9)
         draft.refresh_from_db()
         if draft.status != Broadcast.Status.SENDING:
             return
@@ -93,7 +94,7 @@ def test_an_expired_token_pauses_the_broadcast_and_resume_completes_it_without_d
 
     fake_cloud.responder = None  # staff renewed the token
     with run_on_commit():
-        services.broadcast_resume(broadcast=draft, actor=approver)
+        lifecycle.broadcast_resume(broadcast=draft, actor=approver)
     run_until_done(draft)
 
     assert accepted_recipients(fake_cloud) == Counter({phone: 1 for phone in PHONES})

@@ -6,8 +6,11 @@ from unittest import mock
 import pytest
 
 import gateway
-from broadcasts import selectors, services
+from broadcasts import lifecycle, selectors
 from broadcasts.models import Broadcast, Delivery
+from broadcasts.services import authoring, fanout, recovery
+from broadcasts.services.sending import deliveries_send_range
+from broadcasts.services.statuses import deliveries_apply_statuses
 from subscribers.models import Subscriber
 
 pytestmark = pytest.mark.django_db
@@ -16,9 +19,9 @@ A, B, C = "+393331111111", "+393332222222", "+393333333333"
 
 
 def approve(broadcast, approver, run_on_commit, **kwargs):
-    services.broadcast_submit(broadcast=broadcast, actor=broadcast.created_by)
+    lifecycle.broadcast_submit(broadcast=broadcast, actor=broadcast.created_by)
     with run_on_commit():
-        return services.broadcast_approve(broadcast=broadcast, actor=approver, **kwargs)
+        return lifecycle.broadcast_approve(broadcast=broadcast, actor=approver, **kwargs)
 
 
 def events(broadcast):
@@ -69,13 +72,13 @@ def test_inside_the_window_the_text_goes_as_written(
 def test_the_author_cannot_approve_their_own_broadcast(draft, editor, settings):
     editor.user_permissions.add(*approver_permissions())
     editor = type(editor).objects.get(pk=editor.pk)
-    services.broadcast_submit(broadcast=draft, actor=editor)
+    lifecycle.broadcast_submit(broadcast=draft, actor=editor)
 
-    with pytest.raises(services.TransitionNotAllowed, match="Another person"):
-        services.broadcast_approve(broadcast=draft, actor=editor)
+    with pytest.raises(lifecycle.TransitionNotAllowed, match="Another person"):
+        lifecycle.broadcast_approve(broadcast=draft, actor=editor)
 
     settings.BROADCAST_FOUR_EYES = False  # a one-person office
-    assert services.broadcast_approve(broadcast=draft, actor=editor).status == "approved"
+    assert lifecycle.broadcast_approve(broadcast=draft, actor=editor).status == "approved"
 
 
 def approver_permissions():
@@ -85,11 +88,11 @@ def approver_permissions():
 
 
 def test_an_editor_cannot_approve(draft, editor):
-    services.broadcast_submit(broadcast=draft, actor=editor)
+    lifecycle.broadcast_submit(broadcast=draft, actor=editor)
     other_editor = type(editor).objects.create_user("other", is_staff=True)
 
-    with pytest.raises(services.TransitionNotAllowed):
-        services.broadcast_approve(broadcast=draft, actor=other_editor)
+    with pytest.raises(lifecycle.TransitionNotAllowed):
+        lifecycle.broadcast_approve(broadcast=draft, actor=other_editor)
     draft.refresh_from_db()
     assert draft.status == Broadcast.Status.AWAITING_APPROVAL
 
@@ -98,7 +101,7 @@ def test_an_emergency_is_approved_and_sent_in_one_step_by_its_author(
     approver, subscribe, whatsapp_outbox, run_on_commit
 ):
     subscribe(A)
-    emergency = services.broadcast_create(
+    emergency = authoring.broadcast_create(
         author=approver,
         title="Allerta meteo",
         body="Allerta rossa: restate in casa.",
@@ -106,7 +109,7 @@ def test_an_emergency_is_approved_and_sent_in_one_step_by_its_author(
         priority=Broadcast.Priority.EMERGENCY,
     )
     with run_on_commit():
-        services.broadcast_send_emergency(broadcast=emergency, actor=approver)
+        lifecycle.broadcast_send_emergency(broadcast=emergency, actor=approver)
 
     emergency.refresh_from_db()
     assert emergency.status == Broadcast.Status.SENT
@@ -114,8 +117,8 @@ def test_an_emergency_is_approved_and_sent_in_one_step_by_its_author(
 
 
 def test_a_normal_broadcast_cannot_skip_approval(draft, approver):
-    with pytest.raises(services.TransitionNotAllowed):
-        services.broadcast_send_emergency(broadcast=draft, actor=approver)
+    with pytest.raises(lifecycle.TransitionNotAllowed):
+        lifecycle.broadcast_send_emergency(broadcast=draft, actor=approver)
 
 
 def test_a_scheduled_broadcast_starts_at_its_time_and_only_once(
@@ -126,10 +129,10 @@ def test_a_scheduled_broadcast_starts_at_its_time_and_only_once(
     approve(draft, approver, run_on_commit, scheduled_at=send_at)
     assert whatsapp_outbox == []
 
-    assert services.broadcasts_dispatch_due(now=send_at - timedelta(seconds=1)) == []
+    assert fanout.broadcasts_dispatch_due(now=send_at - timedelta(seconds=1)) == []
     with run_on_commit():
-        assert services.broadcasts_dispatch_due(now=send_at) == [draft.pk]
-    assert services.broadcasts_dispatch_due(now=send_at + timedelta(seconds=5)) == []
+        assert fanout.broadcasts_dispatch_due(now=send_at) == [draft.pk]
+    assert fanout.broadcasts_dispatch_due(now=send_at + timedelta(seconds=5)) == []
 
     assert [m.to for m in whatsapp_outbox] == [A]
 
@@ -142,19 +145,19 @@ def test_quiet_hours_hold_a_normal_broadcast_but_not_an_emergency(draft, approve
     settings.TIME_ZONE = "Europe/Rome"
     night = datetime(2026, 11, 25, 22, 30, tzinfo=UTC)  # 23:30 in Rome
     morning = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)  # 08:00 in Rome
-    services.broadcast_submit(broadcast=draft, actor=draft.created_by)
-    services.broadcast_approve(broadcast=draft, actor=approver)
-    emergency = services.broadcast_create(
+    lifecycle.broadcast_submit(broadcast=draft, actor=draft.created_by)
+    lifecycle.broadcast_approve(broadcast=draft, actor=approver)
+    emergency = authoring.broadcast_create(
         author=approver,
         title="Allerta",
         body="Allerta.",
         category=Broadcast.Category.EMERGENCY,
         priority=Broadcast.Priority.EMERGENCY,
     )
-    services.broadcast_send_emergency(broadcast=emergency, actor=approver)
+    lifecycle.broadcast_send_emergency(broadcast=emergency, actor=approver)
 
-    assert services.broadcasts_dispatch_due(now=night) == [emergency.pk]
-    assert services.broadcasts_dispatch_due(now=morning) == [draft.pk]
+    assert fanout.broadcasts_dispatch_due(now=night) == [emergency.pk]
+    assert fanout.broadcasts_dispatch_due(now=morning) == [draft.pk]
 
 
 def test_a_citizen_who_leaves_mid_broadcast_gets_nothing_more(
@@ -164,7 +167,7 @@ def test_a_citizen_who_leaves_mid_broadcast_gets_nothing_more(
     sending(draft, approver)
     unsubscribe(B)
 
-    services.deliveries_send_range(broadcast_id=draft.pk, first_id=0, last_id=10**9)
+    deliveries_send_range(broadcast_id=draft.pk, first_id=0, last_id=10**9)
 
     assert [m.to for m in whatsapp_outbox] == [A]
     failed = Delivery.objects.get(subscriber__phone=B)
@@ -173,8 +176,8 @@ def test_a_citizen_who_leaves_mid_broadcast_gets_nothing_more(
 
 
 def _fan_out_without_sending(broadcast):
-    with mock.patch.object(services, "_enqueue_ranges"):
-        return services.broadcast_fan_out(broadcast_id=broadcast.pk)
+    with mock.patch.object(fanout, "deliveries_enqueue_ranges"):
+        return fanout.broadcast_fan_out(broadcast_id=broadcast.pk)
 
 
 def test_fan_out_twice_creates_each_row_once(draft, subscribe):
@@ -194,9 +197,9 @@ def test_fan_out_is_set_based(draft, django_assert_max_num_queries, subscribe, s
 
 
 def sending(draft, approver):
-    services.broadcast_submit(broadcast=draft, actor=draft.created_by)
-    services.broadcast_approve(broadcast=draft, actor=approver)
-    services.broadcasts_dispatch_due()
+    lifecycle.broadcast_submit(broadcast=draft, actor=draft.created_by)
+    lifecycle.broadcast_approve(broadcast=draft, actor=approver)
+    fanout.broadcasts_dispatch_due()
     _fan_out_without_sending(draft)
 
 
@@ -213,10 +216,10 @@ def status_update(delivery, status, *, seconds=0, callback=True, errors=()):
 def test_statuses_climb_and_never_go_back(draft, approver, subscribe):
     subscribe(A)
     sending(draft, approver)
-    services.deliveries_send_range(broadcast_id=draft.pk, first_id=0, last_id=10**9)
+    deliveries_send_range(broadcast_id=draft.pk, first_id=0, last_id=10**9)
     delivery = Delivery.objects.get()
 
-    services.deliveries_record_statuses(
+    deliveries_apply_statuses(
         statuses=[
             status_update(delivery, "read", seconds=9),
             status_update(delivery, "sent", seconds=1),
@@ -236,11 +239,11 @@ def test_a_batch_of_statuses_for_many_messages_keeps_when_each_step_happened(
 ):
     subscribe(A, B, C)
     sending(draft, approver)
-    services.deliveries_send_range(broadcast_id=draft.pk, first_id=0, last_id=10**9)
+    deliveries_send_range(broadcast_id=draft.pk, first_id=0, last_id=10**9)
     a, b, c = Delivery.objects.order_by("subscriber__phone")
     Delivery.objects.filter(pk=c.pk).update(status="sending", wamid=None, sent_at=None)  # died
 
-    changed = services.deliveries_record_statuses(
+    changed = deliveries_apply_statuses(
         statuses=[
             status_update(a, "delivered", seconds=5),
             status_update(b, "read", seconds=7),  # Meta never said "delivered"
@@ -266,7 +269,7 @@ def test_a_batch_of_statuses_for_many_messages_keeps_when_each_step_happened(
         7,
     )
     assert (c.status, c.wamid, c.sent_at.second) == ("sent", "wamid.only-meta-knew", 3)
-    assert services.deliveries_record_statuses(statuses=[status_update(a, "sent")]) == 0
+    assert deliveries_apply_statuses(statuses=[status_update(a, "sent")]) == 0
 
 
 def test_a_thousand_statuses_cost_as_many_statements_as_one(
@@ -277,11 +280,11 @@ def test_a_thousand_statuses_cost_as_many_statements_as_one(
         Subscriber(phone=f"+39320{i:07d}", status="active", subscribed_at=now) for i in range(1000)
     )
     sending(draft, approver)
-    services.deliveries_send_range(broadcast_id=draft.pk, first_id=0, last_id=10**9)
+    deliveries_send_range(broadcast_id=draft.pk, first_id=0, last_id=10**9)
     statuses = [status_update(d, "delivered") for d in Delivery.objects.all()]
 
     with django_assert_max_num_queries(5):
-        assert services.deliveries_record_statuses(statuses=statuses) == 1000
+        assert deliveries_apply_statuses(statuses=statuses) == 1000
 
     assert selectors.broadcast_delivery_counts(broadcast_id=draft.pk).delivered == 1000
 
@@ -294,7 +297,7 @@ def test_a_send_our_crashed_worker_never_recorded_is_matched_by_callback_data(
     Delivery.objects.update(status=Delivery.Status.SENDING)  # claimed, then the worker died
     delivery = Delivery.objects.get()
 
-    services.deliveries_record_statuses(
+    deliveries_apply_statuses(
         statuses=[
             gateway.StatusUpdate(
                 message_id="wamid.accepted-by-meta",
@@ -308,7 +311,7 @@ def test_a_send_our_crashed_worker_never_recorded_is_matched_by_callback_data(
     delivery.refresh_from_db()
     assert (delivery.status, delivery.wamid) == ("delivered", "wamid.accepted-by-meta")
     # …so the reaper leaves it alone: it will not be sent twice.
-    assert services.deliveries_requeue_stuck(now=datetime.now(UTC) + timedelta(hours=1)) == 0
+    assert recovery.deliveries_requeue_stuck(now=datetime.now(UTC) + timedelta(hours=1)) == 0
 
 
 def test_the_reaper_requeues_rows_a_killed_worker_left_and_they_are_sent(
@@ -318,9 +321,9 @@ def test_the_reaper_requeues_rows_a_killed_worker_left_and_they_are_sent(
     sending(draft, approver)
     Delivery.objects.update(status=Delivery.Status.SENDING, claimed_at=datetime.now(UTC))
 
-    assert services.deliveries_requeue_stuck() == 0  # not stuck yet
+    assert recovery.deliveries_requeue_stuck() == 0  # not stuck yet
     with run_on_commit():
-        assert services.deliveries_requeue_stuck(now=datetime.now(UTC) + timedelta(minutes=11)) == 1
+        assert recovery.deliveries_requeue_stuck(now=datetime.now(UTC) + timedelta(minutes=11)) == 1
 
     assert [m.to for m in whatsapp_outbox] == [A]
     assert Delivery.objects.get().status == Delivery.Status.SENT
@@ -331,23 +334,21 @@ def test_a_citizen_who_stopped_business_messages_is_not_sent_to_until_they_write
 ):
     subscribe(A)
     sending(draft, approver)
-    services.deliveries_send_range(broadcast_id=draft.pk, first_id=0, last_id=10**9)
+    deliveries_send_range(broadcast_id=draft.pk, first_id=0, last_id=10**9)
     delivery = Delivery.objects.get()
     failure = gateway.StatusError(131050, "User stopped marketing messages")
 
-    services.deliveries_record_statuses(
-        statuses=[status_update(delivery, "failed", errors=[failure])]
-    )
+    deliveries_apply_statuses(statuses=[status_update(delivery, "failed", errors=[failure])])
 
     delivery.refresh_from_db()
     assert (delivery.status, delivery.error_code) == ("failed", 131050)
     assert Subscriber.objects.get().messages_stopped_at is not None
-    second = services.broadcast_create(
+    second = authoring.broadcast_create(
         author=draft.created_by, title="Altro", body="Altro", category="event"
     )
     assert _fan_out_without_sending(second) == 0
 
-    from subscribers.services import inbound_message_receive
+    from subscribers.services.inbound import inbound_message_receive
 
     inbound_message_receive(
         message=gateway.InboundMessage(
@@ -366,15 +367,15 @@ def test_cancel_ends_the_rows_not_yet_sent(draft, approver, subscribe):
     subscribe(A, B)
     sending(draft, approver)
 
-    services.broadcast_cancel(broadcast=draft, actor=approver)
+    lifecycle.broadcast_cancel(broadcast=draft, actor=approver)
 
     assert set(Delivery.objects.values_list("status", "error_title")) == {
         ("failed", "Broadcast cancelled")
     }
     draft.refresh_from_db()
     assert draft.status == Broadcast.Status.CANCELLED
-    with pytest.raises(services.TransitionNotAllowed):
-        services.broadcast_resume(broadcast=draft, actor=approver)
+    with pytest.raises(lifecycle.TransitionNotAllowed):
+        lifecycle.broadcast_resume(broadcast=draft, actor=approver)
 
 
 def test_the_messaging_limit_spreads_the_rest_over_the_next_window(
@@ -384,19 +385,17 @@ def test_the_messaging_limit_spreads_the_rest_over_the_next_window(
     subscribe(A, B, C)
     sending(draft, approver)
 
-    outcome = services.deliveries_send_range(broadcast_id=draft.pk, first_id=0, last_id=10**9)
+    outcome = deliveries_send_range(broadcast_id=draft.pk, first_id=0, last_id=10**9)
 
     assert (
         outcome.sent == 2 and outcome.retry_in == settings.BROADCAST_MESSAGING_LIMIT_RETRY_SECONDS
     )
     assert Delivery.objects.filter(status="queued").count() == 1
-    assert (
-        services.deliveries_send_range(broadcast_id=draft.pk, first_id=0, last_id=10**9).sent == 0
-    )
+    assert deliveries_send_range(broadcast_id=draft.pk, first_id=0, last_id=10**9).sent == 0
 
 
 def test_templates_are_synchronised_from_the_gateway(db, template):
-    created, updated = services.templates_sync(
+    created, updated = authoring.templates_sync(
         templates=[
             {
                 "name": "allerta",
@@ -415,7 +414,7 @@ def test_templates_are_synchronised_from_the_gateway(db, template):
 def test_a_normal_broadcast_waits_while_an_emergency_is_sending(draft, approver, subscribe):
     subscribe(A)
     sending(draft, approver)
-    emergency = services.broadcast_create(
+    emergency = authoring.broadcast_create(
         author=approver,
         title="Allerta",
         body="Allerta.",
@@ -424,7 +423,7 @@ def test_a_normal_broadcast_waits_while_an_emergency_is_sending(draft, approver,
     )
     Broadcast.objects.filter(pk=emergency.pk).update(status=Broadcast.Status.SENDING)
 
-    outcome = services.deliveries_send_range(broadcast_id=draft.pk, first_id=0, last_id=10**9)
+    outcome = deliveries_send_range(broadcast_id=draft.pk, first_id=0, last_id=10**9)
 
     assert outcome.retry_in and outcome.sent == 0
     assert Delivery.objects.get(broadcast=draft).status == Delivery.Status.QUEUED
@@ -434,13 +433,13 @@ def test_a_number_undeliverable_three_times_becomes_unreachable(draft, approver,
     subscribe(A)
     undeliverable = gateway.StatusError(131026, "Message undeliverable")
     for attempt in range(3):
-        broadcast = services.broadcast_create(
+        broadcast = authoring.broadcast_create(
             author=draft.created_by, title=f"N{attempt}", body="Testo", category="event"
         )
         sending(broadcast, approver)
-        services.deliveries_send_range(broadcast_id=broadcast.pk, first_id=0, last_id=10**9)
+        deliveries_send_range(broadcast_id=broadcast.pk, first_id=0, last_id=10**9)
         delivery = Delivery.objects.get(broadcast=broadcast)
-        services.deliveries_record_statuses(
+        deliveries_apply_statuses(
             statuses=[status_update(delivery, "failed", errors=[undeliverable])]
         )
         expected = "active" if attempt < 2 else "unreachable"

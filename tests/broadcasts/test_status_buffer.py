@@ -12,12 +12,15 @@ import redis
 from asgiref.sync import async_to_sync
 
 import gateway
-from broadcasts import services, status_buffer, tasks
 from broadcasts.models import Delivery
-from comune.webhooks import StatusWebhookFastPath
+from broadcasts.services.statuses import deliveries_apply_statuses
 from gateway.testing import status_update, statuses_value, webhook_body
 from subscribers.models import Subscriber
 from tests.conftest import text_payload
+from webhooks import services as webhook_services
+from webhooks import status_buffer
+from webhooks import tasks as webhook_tasks
+from webhooks.fastpath import StatusWebhookFastPath
 
 pytestmark = [pytest.mark.django_db, pytest.mark.services]
 
@@ -83,7 +86,7 @@ def test_statuses_go_through_the_buffer_and_reach_the_deliveries(
 def test_statuses_whose_drain_was_lost_are_applied_by_the_periodic_sweep(
     buffer, sent, post_webhook, settings, monkeypatch
 ):
-    monkeypatch.setattr(tasks.deliveries_apply_statuses, "apply_async", lambda **kw: None)
+    monkeypatch.setattr(webhook_tasks.statuses_apply_buffered, "apply_async", lambda *a, **kw: None)
     assert post_webhook(statuses_payload(sent[:2], "read")).status_code == 200
     assert statuses(sent) == ["sent"] * 3
     assert pending(buffer, settings) == 1  # the body, with its two statuses
@@ -91,11 +94,11 @@ def test_statuses_whose_drain_was_lost_are_applied_by_the_periodic_sweep(
 
     draining = f"{settings.REDIS_KEY_PREFIX}infocomune:statuses:draining"
     buffer.set(draining, 1)  # a drain is running: the sweep leaves the statuses to it
-    tasks.deliveries_requeue_stuck()
+    webhook_tasks.statuses_apply_stranded()
     assert statuses(sent) == ["sent"] * 3
 
     buffer.delete(draining)  # …it ended, or died and its key expired
-    tasks.deliveries_requeue_stuck()
+    webhook_tasks.statuses_apply_stranded()
     assert statuses(sent) == ["read", "read", "sent"]
     assert pending(buffer, settings) == 0
 
@@ -107,7 +110,7 @@ def body(payload: dict) -> bytes:
 def test_statuses_pushed_before_a_drain_runs_share_its_batch(buffer, sent, settings):
     assert status_buffer.push(body(statuses_payload(sent[:1], "delivered"))) is True  # start one
     assert status_buffer.push(body(statuses_payload(sent[1:], "delivered"))) is False  # it's due
-    assert services.deliveries_apply_buffered_statuses() == 2  # bodies
+    assert webhook_services.statuses_apply_buffered() == 2  # bodies
 
     assert statuses(sent) == ["delivered"] * 3
     assert status_buffer.push(body(statuses_payload(sent[:1], "read"))) is True  # empty again
@@ -117,7 +120,7 @@ def test_a_second_drain_leaves_the_buffer_to_the_running_one(buffer, sent, setti
     status_buffer.push(body(statuses_payload(sent, "delivered")))
     buffer.set(f"{settings.REDIS_KEY_PREFIX}infocomune:statuses:draining", 1)
 
-    assert services.deliveries_apply_buffered_statuses() is None
+    assert webhook_services.statuses_apply_buffered() is None
     assert statuses(sent) == ["sent"] * 3
 
 
@@ -126,7 +129,7 @@ def test_full_batches_are_drained_one_after_another(buffer, sent, settings, monk
     for delivery in sent:
         status_buffer.push(body(statuses_payload([delivery], "read")))
 
-    assert services.deliveries_apply_buffered_statuses() == 3
+    assert webhook_services.statuses_apply_buffered() == 3
     assert statuses(sent) == ["read"] * 3
 
 
@@ -135,23 +138,25 @@ def test_what_arrives_during_a_drain_waits_a_moment_for_the_next_one(
 ):
     started = []
     monkeypatch.setattr(
-        tasks.deliveries_apply_statuses, "apply_async", lambda **kw: started.append(kw)
+        webhook_tasks.statuses_apply_buffered,
+        "apply_async",
+        lambda args=(), **kw: started.append(kw),
     )
     status_buffer.push(body(statuses_payload(sent[:1], "delivered")))
-    record = services.deliveries_record_statuses
+    record = deliveries_apply_statuses
 
     def record_while_another_arrives(*, statuses):
         # Finds the list not empty, so it starts no drain of its own.
         assert status_buffer.push(body(statuses_payload(sent[1:], "delivered"))) is False
         return record(statuses=statuses)
 
-    monkeypatch.setattr(services, "deliveries_record_statuses", record_while_another_arrives)
-    assert services.deliveries_apply_buffered_statuses() == 1
+    monkeypatch.setattr(webhook_services, "deliveries_apply_statuses", record_while_another_arrives)
+    assert webhook_services.statuses_apply_buffered() == 1
 
     assert statuses(sent) == ["delivered", "sent", "sent"]
-    assert started == [{"countdown": services.STATUS_BATCH_SECONDS}]
+    assert started == [{"countdown": webhook_services.STATUS_BATCH_SECONDS}]
     monkeypatch.undo()
-    assert services.deliveries_apply_buffered_statuses() == 1
+    assert webhook_services.statuses_apply_buffered() == 1
     assert statuses(sent) == ["delivered"] * 3
 
 
@@ -159,7 +164,7 @@ def test_an_unreadable_buffered_body_is_skipped_not_retried_forever(buffer, sent
     status_buffer.push(b"not json")
     status_buffer.push(body(statuses_payload(sent, "delivered")))
 
-    assert services.deliveries_apply_buffered_statuses() == 2
+    assert webhook_services.statuses_apply_buffered() == 2
 
     assert statuses(sent) == ["delivered"] * 3
     assert "unreadable buffered webhook body" in caplog.text

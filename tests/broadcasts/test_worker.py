@@ -16,7 +16,7 @@ import pytest
 import redis
 from django.db import connection
 
-from broadcasts import selectors, services
+from broadcasts import lifecycle, selectors
 from broadcasts.models import Broadcast, Delivery
 from gateway.testing import status_update, statuses_value, webhook_body
 from subscribers.models import Subscriber
@@ -122,7 +122,7 @@ def key_prefix() -> str:
 @pytest.fixture
 def stack_factory(transactional_db, postgres, redis_url, key_prefix, tmp_path, monkeypatch):
     # Beat is the scheduler here: approving must not also dispatch from the test process.
-    monkeypatch.setattr(services, "_dispatch_soon", lambda: None)
+    monkeypatch.setattr(lifecycle, "_dispatch_soon", lambda: None)
     made: list[tuple[Stack, FakeCloudAPI]] = []
 
     def make(rate: int = 1000, **fake_options) -> tuple[Stack, FakeCloudAPI]:
@@ -183,8 +183,8 @@ def add_subscribers(count: int) -> None:
 
 
 def approved(draft, approver, scheduled_at=None) -> Broadcast:
-    services.broadcast_submit(broadcast=draft, actor=draft.created_by)
-    return services.broadcast_approve(broadcast=draft, actor=approver, scheduled_at=scheduled_at)
+    lifecycle.broadcast_submit(broadcast=draft, actor=draft.created_by)
+    return lifecycle.broadcast_approve(broadcast=draft, actor=approver, scheduled_at=scheduled_at)
 
 
 def exactly_once(fake: FakeCloudAPI, count: int) -> bool:
@@ -322,7 +322,7 @@ def test_an_expired_token_pauses_and_resume_completes_without_duplicates(
     assert "190" in draft.paused_reason
 
     fake.responder = None  # the comune renewed its token
-    services.broadcast_resume(broadcast=draft, actor=approver)
+    lifecycle.broadcast_resume(broadcast=draft, actor=approver)
     wait_until(
         lambda: Broadcast.objects.get(pk=draft.pk).status == "sent", 120, "the broadcast to be sent"
     )

@@ -7,8 +7,9 @@ import xml.etree.ElementTree as ET
 import pytest
 from playwright.sync_api import expect
 
-from broadcasts import services
+from broadcasts import lifecycle
 from broadcasts.models import Broadcast
+from broadcasts.services import authoring
 from public.models import Regulation
 from tests.browser.conftest import PHONE_VIEWPORT, citizen_writes, log_in
 
@@ -28,14 +29,14 @@ def published(staff_user, privacy_notice, new_page) -> Broadcast:
     citizen = new_page()
     log_in(citizen, "admin", next_url="/simulator/")
     citizen_writes(citizen, "3331234567", "Iscrivimi")
-    broadcast = services.broadcast_create(
+    broadcast = authoring.broadcast_create(
         author=editor,
         title="Raccolta rifiuti spostata",
         body="Lunedì la raccolta passa a *martedì*.",
         category=Broadcast.Category.PUBLIC_UTILITY,
     )
-    services.broadcast_submit(broadcast=broadcast, actor=editor)
-    services.broadcast_approve(broadcast=broadcast, actor=admin)
+    lifecycle.broadcast_submit(broadcast=broadcast, actor=editor)
+    lifecycle.broadcast_approve(broadcast=broadcast, actor=admin)
     broadcast.refresh_from_db()
     assert broadcast.status == Broadcast.Status.SENT
     return broadcast

@@ -14,7 +14,7 @@ def test_english_is_available(client):
 
 
 def test_our_own_strings_are_translated(client):
-    from subscribers.services import privacy_notice_publish
+    from subscribers.services.consent import privacy_notice_publish
 
     privacy_notice_publish(version="1.0", title="Informativa", body="Testo.")
     page = client.get("/informativa-privacy/").content.decode()

@@ -5,10 +5,11 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.utils import timezone
 
-from broadcasts import services
+from broadcasts import lifecycle
 from broadcasts.models import Broadcast
+from broadcasts.services import authoring, fanout
 from subscribers.models import ConsentRecord
-from subscribers.services import subscriber_subscribe, subscriber_unsubscribe
+from subscribers.services.consent import subscriber_subscribe, subscriber_unsubscribe
 
 pytestmark = pytest.mark.django_db
 
@@ -96,18 +97,18 @@ def test_the_latest_broadcasts_show_their_funnel_and_one_sending_has_a_live_prog
     _consent("+393330000001", joined_days_ago=0)
     user = staff_with("view_broadcast")
     approver = User.objects.create_superuser("boss", password="pw")
-    sent = services.broadcast_create(
+    sent = authoring.broadcast_create(
         author=user, title="Strade chiuse", body="Testo.", category=Broadcast.Category.TRAFFIC
     )
-    services.broadcast_submit(broadcast=sent, actor=user)
+    lifecycle.broadcast_submit(broadcast=sent, actor=approver)
     with django_capture_on_commit_callbacks(execute=True):
-        services.broadcast_approve(broadcast=sent, actor=approver)
-    sending = services.broadcast_create(
+        lifecycle.broadcast_approve(broadcast=sent, actor=approver)
+    sending = authoring.broadcast_create(
         author=user, title="Allerta meteo", body="Testo.", category=Broadcast.Category.EMERGENCY
     )
-    services.broadcast_submit(broadcast=sending, actor=user)
-    services.broadcast_approve(broadcast=sending, actor=approver)
-    services.broadcasts_dispatch_due()  # started; its fan-out waits for the commit
+    lifecycle.broadcast_submit(broadcast=sending, actor=approver)
+    lifecycle.broadcast_approve(broadcast=sending, actor=approver)
+    fanout.broadcasts_dispatch_due()  # started; its fan-out waits for the commit
 
     page = client.get("/admin/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
 

@@ -3,8 +3,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from gateway.parsing import e164, parse_webhook
 from gateway.types import InboundKind, StatusError
-from gateway.webhooks import e164, parse_webhook
 from tests.gateway.conftest import FIXTURES, load_fixture
 
 OUR_NUMBER_ID = "106540352242922"

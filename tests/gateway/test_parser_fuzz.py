@@ -5,8 +5,8 @@ import copy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gateway.parsing import parse_webhook
 from gateway.types import WebhookEvents
-from gateway.webhooks import parse_webhook
 from tests.gateway.conftest import FIXTURES, load_fixture
 
 FIXTURE_PAYLOADS = [load_fixture(path.name) for path in sorted(FIXTURES.glob("*.json"))]

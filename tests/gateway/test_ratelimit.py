@@ -15,7 +15,10 @@ from collections.abc import Callable, Iterator
 import pytest
 import redis
 
-from gateway.ratelimit import LocalRateLimiter, RateLimiter, WaitTooLong
+import gateway
+import gateway.ratelimit
+from gateway.backends.base import BaseBackend
+from gateway.ratelimit import LocalRateLimiter, RateLimiter
 
 Factory = Callable[..., LocalRateLimiter | RateLimiter]
 
@@ -61,7 +64,6 @@ def max_in_window(stamps: list[float], window: float) -> int:
         {"rate_per_second": float("nan")},
         {"rate_per_second": float("inf")},
         {"rate_per_second": 10, "burst": 0},
-        {"rate_per_second": 10, "max_wait": -1},
     ],
 )
 def test_invalid_settings_are_refused(limiter_class: type, options: dict) -> None:
@@ -95,16 +97,19 @@ def test_a_burst_goes_at_once_then_the_rate_applies(make_limiter: Factory) -> No
 
 def test_a_batch_is_spaced_and_the_next_caller_queues_behind_it(make_limiter: Factory) -> None:
     limiter = make_limiter(10, burst=1)
-    assert limiter.reserve_batch(4) == pytest.approx([0.0, 0.1, 0.2, 0.3], abs=0.004)
-    # reserve(n) answers when all n slots are due: the last of 0.4, 0.5, 0.6.
+    # reserve(n) answers when all n slots are due: the last of 0.0, 0.1, 0.2, 0.3.
+    assert limiter.reserve(4) == pytest.approx(0.3, abs=0.004)
     assert limiter.reserve(3) == pytest.approx(0.6, abs=0.004)
     assert limiter.reserve() == pytest.approx(0.7, abs=0.004)
 
 
-def test_paced_sends_a_batch_at_the_rate_never_early(make_limiter: Factory) -> None:
+def test_acquire_sleeps_until_each_slot_never_early(make_limiter: Factory) -> None:
     limiter = make_limiter(50, burst=1)
     start = time.monotonic()
-    stamps = [time.monotonic() - start for _ in limiter.paced(10)]
+    stamps = []
+    for _ in range(10):
+        limiter.acquire()
+        stamps.append(time.monotonic() - start)
     for i, t in enumerate(stamps):
         assert t >= i * 0.02 - 0.001  # at or after its slot (a little slack for clock rounding)
     assert stamps[-1] == pytest.approx(0.18, abs=0.03)
@@ -122,7 +127,7 @@ def test_slow_down_delays_the_next_slot_of_every_caller(make_limiter: Factory) -
 
 def test_slow_down_never_moves_the_schedule_earlier(make_limiter: Factory) -> None:
     limiter = make_limiter(10, burst=1)
-    limiter.reserve_batch(10)  # the next free slot is 1 s away
+    limiter.reserve(10)  # the next free slot is 1 s away
     limiter.slow_down(0.2)
     assert limiter.reserve() == pytest.approx(1.0, abs=0.01)
     limiter.slow_down(2.0)
@@ -132,21 +137,10 @@ def test_slow_down_never_moves_the_schedule_earlier(make_limiter: Factory) -> No
     assert limiter.reserve() == pytest.approx(2.1, abs=0.01)
 
 
-def test_max_wait_refuses_without_reserving(make_limiter: Factory) -> None:
-    limiter = make_limiter(10, burst=1, max_wait=0.25)
-    limiter.reserve_batch(3)  # the next free slot is 0.3 s away
-    with pytest.raises(WaitTooLong) as first:
-        limiter.reserve()
-    with pytest.raises(WaitTooLong) as again:
-        limiter.acquire()
-    assert first.value.wait == pytest.approx(0.3, abs=0.01)
-    assert again.value.wait == pytest.approx(0.3, abs=0.01)  # the refusals took no slot
-
-
 def test_the_redis_key_expires_once_the_schedule_is_past(redis_key: tuple[str, str]) -> None:
     url, key = redis_key
     client = redis.Redis.from_url(url)
-    RateLimiter(client, key, 10, burst=1).reserve_batch(5)
+    RateLimiter(client, key, 10, burst=1).reserve(5)
     assert 0 < client.pttl(key) <= 1500 + 1000
     client.close()
 
@@ -167,18 +161,15 @@ def _send_as_fast_as_allowed(
     barrier.wait()
     deadline = time.time() + DURATION
     while time.time() < deadline:
-        if batch == 1:
+        for _ in range(batch):
             limiter.acquire()
             stamps.append(time.time())
-        else:
-            for _ in limiter.paced(batch):
-                stamps.append(time.time())
     results.put([t for t in stamps if t <= deadline])
     client.close()
 
 
 def test_processes_sharing_a_key_hold_the_rate_together(redis_key: tuple[str, str]) -> None:
-    """Four spawned processes (two one slot at a time, two paced batches of 20) on one key."""
+    """Four spawned processes on one key, two taking one slot at a time, two rounds of 20."""
     url, key = redis_key
     ctx = multiprocessing.get_context("spawn")
     barrier, results = ctx.Barrier(WORKERS), ctx.Queue()
@@ -221,3 +212,42 @@ def test_threads_sharing_a_local_limiter_hold_the_rate_together() -> None:
     print(f"\nlocal, {WORKERS} threads: {len(stamps) / 2.0:.1f}/s, busiest 1 s: {busiest}")
     assert busiest <= RATE * 1.05 + BURST
     assert len(stamps) >= 0.9 * RATE * 2.0
+
+
+# --- One limiter for every send (invariant 6) ---------------------------------------------------
+
+
+class TooFastBackend(BaseBackend):
+    """Meta answers every send with 130429."""
+
+    def _send(self, message: gateway.Message) -> gateway.SendResult:
+        error = gateway.SendError(kind=gateway.ErrorKind.RATE_LIMITED, code=130429, title="slow")
+        return gateway.SendResult(message=message, error=error)
+
+
+def test_the_limiter_lives_under_the_installations_key_prefix(redis_url, settings) -> None:
+    settings.REDIS_URL = redis_url
+    settings.REDIS_KEY_PREFIX = f"test-{uuid.uuid4().hex}:"
+    settings.WHATSAPP_GATEWAY = {"BACKEND": "locmem", "OPTIONS": {"phone_number_id": "106"}}
+    with gateway.get_backend() as backend:
+        backend.send(gateway.TextMessage(to="+393331234567", body="Ciao"))
+    client = redis.Redis.from_url(redis_url)
+    keys = client.keys(f"{settings.REDIS_KEY_PREFIX}*")
+    if keys:
+        client.delete(*keys)
+    client.close()
+    assert keys == [f"{settings.REDIS_KEY_PREFIX}infocomune:rate:106".encode()]
+
+
+def test_a_130429_pushes_the_shared_schedule_back(redis_url, settings) -> None:
+    settings.REDIS_URL = redis_url
+    settings.REDIS_KEY_PREFIX = f"test-{uuid.uuid4().hex}:"
+    settings.BROADCAST_RATE_LIMITED_PAUSE_SECONDS = 0.5
+    with gateway.get_backend(f"{__name__}.TooFastBackend") as backend:
+        backend.send(gateway.TextMessage(to="+393331234567", body="Ciao"))
+    # Another sender of the same number now waits out the pause.
+    other = gateway.ratelimit.rate_limiter()
+    assert other.reserve() == pytest.approx(0.5, abs=0.05)
+    client = redis.Redis.from_url(redis_url)
+    client.delete(*client.keys(f"{settings.REDIS_KEY_PREFIX}*"))
+    client.close()

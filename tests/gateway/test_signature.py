@@ -1,7 +1,7 @@
 import hashlib
 import hmac
 
-from gateway.webhooks import sign, verify_signature
+from gateway.signature import sign, verify_signature
 from tests.gateway.conftest import FIXTURES
 
 SECRET = "app-secret"

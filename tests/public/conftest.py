@@ -3,10 +3,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.contrib.auth.models import Permission, User
 
-from broadcasts import services
+from broadcasts import lifecycle
 from broadcasts.models import Broadcast
+from broadcasts.services import authoring
 from subscribers.models import ConsentRecord
-from subscribers.services import subscriber_subscribe
+from subscribers.services.consent import subscriber_subscribe
 
 
 def _staff(username: str, *codenames: str) -> User:
@@ -28,16 +29,16 @@ def send_broadcast(privacy_notice, django_capture_on_commit_callbacks):
     )
 
     def send(title: str, body: str = "Testo dell'avviso.", *, is_public: bool = True) -> Broadcast:
-        broadcast = services.broadcast_create(
+        broadcast = authoring.broadcast_create(
             author=author,
             title=title,
             body=body,
             category=Broadcast.Category.PUBLIC_UTILITY,
             is_public=is_public,
         )
-        services.broadcast_submit(broadcast=broadcast, actor=author)
+        lifecycle.broadcast_submit(broadcast=broadcast, actor=author)
         with django_capture_on_commit_callbacks(execute=True):
-            services.broadcast_approve(broadcast=broadcast, actor=approver)
+            lifecycle.broadcast_approve(broadcast=broadcast, actor=approver)
         broadcast.refresh_from_db()
         assert broadcast.status == Broadcast.Status.SENT
         return broadcast

@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 
 from subscribers.models import ConsentRecord
-from subscribers.services import subscriber_subscribe
+from subscribers.services.consent import subscriber_subscribe
 
 
 def member(role: str) -> User:

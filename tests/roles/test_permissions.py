@@ -11,8 +11,9 @@ from django.contrib.auth.models import Group, Permission, User
 from django.test import Client
 from django.urls import reverse
 
-from broadcasts import services
+from broadcasts import lifecycle
 from broadcasts.models import Broadcast
+from broadcasts.services import authoring
 from roles.models import ADMINISTRATOR, APPROVER, EDITOR, PRIVACY_OFFICER
 from subscribers.models import ConsentRecord, PrivacyNotice, Subscriber
 from tests.roles.conftest import member
@@ -29,7 +30,7 @@ def _author() -> User:
 
 
 def _draft(title: str = "Chiusura via Roma") -> Broadcast:
-    return services.broadcast_create(
+    return authoring.broadcast_create(
         author=_author(), title=title, body="Via Roma chiusa.", category=Broadcast.Category.TRAFFIC
     )
 
@@ -64,7 +65,7 @@ def broadcast_change(client: Client, phone: str) -> bool:
 
 def broadcast_approve(client: Client, phone: str) -> bool:
     draft = _draft()
-    services.broadcast_submit(broadcast=draft, actor=draft.created_by)
+    lifecycle.broadcast_submit(broadcast=draft, actor=draft.created_by)
     url = reverse("admin:broadcasts_broadcast_lifecycle", args=[draft.pk, "approve"])
     client.post(url, {"scheduled_at_0": "", "scheduled_at_1": ""})
     draft.refresh_from_db()

@@ -6,8 +6,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 
-from subscribers import services
 from subscribers.models import ConsentLogIsAppendOnly, ConsentRecord
+from subscribers.services import consent
 
 pytestmark = pytest.mark.django_db
 
@@ -18,13 +18,13 @@ T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 def log(privacy_notice) -> list[ConsentRecord]:
     """Three citizens join, one leaves: four records."""
     for minute, phone in enumerate(["+393331111111", "+393332222222", "+393333333333"]):
-        services.subscriber_subscribe(
+        consent.subscriber_subscribe(
             phone=phone,
             occurred_at=T0 + timedelta(minutes=minute),
             channel=ConsentRecord.Channel.WHATSAPP,
             evidence={"message_id": f"wamid.{minute}", "text": "Iscrivimi 😊 àèì"},
         )
-    services.subscriber_unsubscribe(
+    consent.subscriber_unsubscribe(
         phone="+393331111111",
         occurred_at=T0 + timedelta(hours=1),
         channel=ConsentRecord.Channel.WHATSAPP,

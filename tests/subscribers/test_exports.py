@@ -12,11 +12,12 @@ from django.contrib.auth.models import Group, User
 from django.urls import reverse
 from openpyxl import load_workbook
 
-from broadcasts import services as broadcast_services
+from broadcasts import lifecycle
 from broadcasts.models import Broadcast
+from broadcasts.services import authoring
 from roles.models import APPROVER, EDITOR, PRIVACY_OFFICER
 from subscribers.models import ConsentRecord
-from subscribers.services import privacy_notice_publish, subscriber_subscribe
+from subscribers.services.consent import privacy_notice_publish, subscriber_subscribe
 from tests.conftest import text_payload
 from tests.roles.conftest import member
 
@@ -202,12 +203,12 @@ def delivered_to_a(consent_log, django_capture_on_commit_callbacks) -> Broadcast
         channel=ConsentRecord.Channel.WHATSAPP,
         evidence={"message_id": "wamid.a3", "text": "Iscrivimi"},
     )
-    broadcast = broadcast_services.broadcast_create(
+    broadcast = authoring.broadcast_create(
         author=author, title="Chiusura scuole", body="Scuole chiuse.", category="emergency"
     )
-    broadcast_services.broadcast_submit(broadcast=broadcast, actor=author)
+    lifecycle.broadcast_submit(broadcast=broadcast, actor=author)
     with django_capture_on_commit_callbacks(execute=True):
-        broadcast_services.broadcast_approve(broadcast=broadcast, actor=approver)
+        lifecycle.broadcast_approve(broadcast=broadcast, actor=approver)
     return broadcast
 
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 from openpyxl import Workbook
 
 from subscribers.models import ConsentRecord, Subscriber
-from subscribers.services import privacy_notice_publish, subscriber_subscribe
+from subscribers.services.consent import privacy_notice_publish, subscriber_subscribe
 
 pytestmark = pytest.mark.django_db
 

@@ -17,16 +17,13 @@ from tablib import Dataset
 import gateway
 from broadcasts.models import Broadcast, Delivery
 from broadcasts.selectors import broadcast_delivery_counts
-from subscribers import services
+from privacy.erasure import subscriber_erase
+from privacy.retention import retention_apply, retention_plan
 from subscribers.consent_log import consent_chain_first_break
 from subscribers.imports import SubscriberImportResource
 from subscribers.models import ConsentRecord, InboundMessage, Subscriber
-from subscribers.retention import (
-    retention_apply,
-    retention_plan,
-    subscriber_erase,
-    subscriber_pseudonym,
-)
+from subscribers.services.inbound import inbound_message_receive
+from subscribers.services.pseudonyms import subscriber_pseudonym
 from tests.comune.test_settings import manage
 
 pytestmark = pytest.mark.django_db
@@ -50,7 +47,7 @@ def receive(text: str, *, phone: str, at: datetime) -> InboundMessage:
         text=text,
     )
     with TestCase.captureOnCommitCallbacks(execute=True):
-        inbound = services.inbound_message_receive(message=message)
+        inbound = inbound_message_receive(message=message)
     # The webhook stamps received_at; age the row as if it had arrived then.
     InboundMessage.objects.filter(pk=inbound.pk).update(received_at=at)
     return inbound

@@ -6,8 +6,8 @@ import pytest
 from django.test import TestCase
 
 import gateway
-from subscribers import services
 from subscribers.models import ConsentRecord, InboundMessage, Subscriber
+from subscribers.services import consent, inbound
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +36,7 @@ def receive(
     )
     # Replies are scheduled on commit; run them as a committed request would.
     with TestCase.captureOnCommitCallbacks(execute=True):
-        return services.inbound_message_receive(message=message)
+        return inbound.inbound_message_receive(message=message)
 
 
 def replies(outbox):
@@ -95,7 +95,7 @@ def test_state_follows_the_citizens_own_times_in_any_arrival_order(privacy_notic
 
 def test_consent_stays_tied_to_the_version_accepted(privacy_notice):
     receive("Iscrivimi")
-    services.privacy_notice_publish(version="2.0", title="Nuova", body="Testo nuovo.")
+    consent.privacy_notice_publish(version="2.0", title="Nuova", body="Testo nuovo.")
     receive("Iscrivimi", phone="+393339999999", wamid="wamid.other")
 
     versions = dict(ConsentRecord.objects.values_list("subscriber__phone", "notice__version"))
@@ -103,7 +103,7 @@ def test_consent_stays_tied_to_the_version_accepted(privacy_notice):
 
 
 def test_without_a_privacy_notice_nobody_is_subscribed():
-    with pytest.raises(services.NoCurrentPrivacyNotice):
+    with pytest.raises(consent.NoCurrentPrivacyNotice):
         receive("Iscrivimi")
     assert not ConsentRecord.objects.exists()
     assert not InboundMessage.objects.exists()

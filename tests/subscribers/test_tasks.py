@@ -6,8 +6,8 @@ import pytest
 from django.test import TestCase
 
 import gateway
-from subscribers import services
 from subscribers.models import InboundMessage
+from subscribers.services import inbound
 from tests.fakes.cloud_api import FakeCloudAPI
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +25,7 @@ def cloud(settings):
 
 def iscrivimi(wamid: str = "wamid.1") -> InboundMessage:
     with TestCase.captureOnCommitCallbacks(execute=True):
-        return services.inbound_message_receive(
+        return inbound.inbound_message_receive(
             message=gateway.InboundMessage(
                 message_id=wamid,
                 timestamp=datetime.now(UTC),

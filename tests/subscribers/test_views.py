@@ -1,13 +1,13 @@
 import pytest
 
-from subscribers import services
+from subscribers.services import consent
 
 pytestmark = pytest.mark.django_db
 
 
 def test_the_privacy_notice_page_shows_the_current_version_and_earlier_ones(client):
-    services.privacy_notice_publish(version="1.0", title="Prima", body="Vecchio testo.")
-    services.privacy_notice_publish(version="2.0", title="Seconda", body="Nuovo testo.")
+    consent.privacy_notice_publish(version="1.0", title="Prima", body="Vecchio testo.")
+    consent.privacy_notice_publish(version="2.0", title="Seconda", body="Nuovo testo.")
 
     current = client.get("/informativa-privacy/")
     earlier = client.get("/informativa-privacy/1.0/")

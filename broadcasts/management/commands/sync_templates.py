@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 import gateway
-from broadcasts import services
+from broadcasts.services.authoring import templates_sync
 
 
 class Command(BaseCommand):
@@ -23,5 +23,5 @@ class Command(BaseCommand):
             raise CommandError(
                 f"The Cloud API refused: {exc.error.code} {exc.error.title}"
             ) from exc
-        created, updated = services.templates_sync(templates=templates)
+        created, updated = templates_sync(templates=templates)
         self.stdout.write(f"{len(templates)} templates: {created} new, {updated} updated.")

@@ -7,7 +7,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.template.loader import render_to_string
 
-from subscribers import selectors, services
+from subscribers import selectors
+from subscribers.services.consent import privacy_notice_publish
 
 
 class Command(BaseCommand):
@@ -18,7 +19,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, username: str, **options):
         if selectors.privacy_notice_current() is None:
-            notice = services.privacy_notice_publish(
+            notice = privacy_notice_publish(
                 version="1.0",
                 title="Informativa privacy del servizio WhatsApp",
                 body=render_to_string(

@@ -1,6 +1,6 @@
 """The privacy officer's pages behind the consent log's admin: export the log, answer a
 subject-access request. The admin wires them under its own URLs (staff login, CSRF) and passes
-its page context; the work is in subscribers.exports.
+its page context; the work is in privacy.exports.
 
 No phone number ever enters a URL or a log line: the subject-access number travels in the POST
 body only, and the export's filters hold no personal data."""
@@ -16,9 +16,10 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from privacy import exports
+from privacy.forms import ConsentExportForm, SubjectAccessForm
 from roles.models import EXPORT_CONSENT_LOG, SUBJECT_ACCESS
-from subscribers import exports, selectors
-from subscribers.forms import ConsentExportForm, SubjectAccessForm
+from subscribers import selectors
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ unsubscribed (RETENTION_UNSUBSCRIBED_DAYS after they left: the row keeps only a 
 so that the consent records, never edited nor deleted, stay attached and verifiable).
 
 `retention_plan` says what is past its time, `retention_apply` erases exactly that: a dry run and
-the real run that follows it agree.
+the real run that follows it agree. Erasing one number on request is `privacy.erasure`.
 """
 
 from __future__ import annotations
@@ -17,20 +17,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Count, Max, Min, Q, QuerySet
 from django.db.models.functions import Coalesce
-from django.utils import timezone
-from django.utils.crypto import salted_hmac
 
 from broadcasts.models import Broadcast, Delivery
-from subscribers.models import ConsentRecord, InboundMessage, Subscriber
-from subscribers.services import Outcome, subscriber_unsubscribe
+from subscribers.models import InboundMessage, Subscriber
+from subscribers.services.pseudonyms import subscriber_pseudonymise
 
 logger = logging.getLogger(__name__)
 
-_PSEUDONYM_SALT = "subscribers.retention.pseudonym"
 _FINISHED = (Broadcast.Status.SENT, Broadcast.Status.CANCELLED)
 
 
@@ -74,22 +70,6 @@ class RetentionResult:
     inbound_deleted: int
     deliveries_deleted: int
     subscriber_ids: tuple[int, ...]  # pseudonymised
-
-
-@dataclass(frozen=True)
-class Erasure:
-    """What erasing one number did."""
-
-    subscriber_id: int | None  # None: no subscriber had that number
-    consent_withdrawn: bool
-    inbound_deleted: int
-    deliveries_deleted: int
-
-
-def subscriber_pseudonym(*, address: str) -> str:
-    """A keyed hash of a number (or WhatsApp user id): the same address always gives the same
-    pseudonym, which nobody can reverse or recompute without the installation's SECRET_KEY."""
-    return salted_hmac(_PSEUDONYM_SALT, address, algorithm="sha256").hexdigest()
 
 
 def _expired_unsubscribed(*, before: datetime) -> QuerySet[Subscriber]:
@@ -171,7 +151,7 @@ def retention_apply(*, plan: RetentionPlan) -> RetentionResult:
                 .first()
             )
             if subscriber is not None:
-                _subscriber_pseudonymise(subscriber=subscriber)
+                subscriber_pseudonymise(subscriber=subscriber)
                 pseudonymised.append(subscriber_id)
     logger.info(
         "retention: %s inbound messages and %s delivery rows deleted, %s subscribers pseudonymised",
@@ -207,71 +187,3 @@ def _broadcast_archive_rows(*, item: BroadcastRows, before: datetime) -> int:
         broadcast.save(update_fields=["archived_counts"])
         deleted, _ = rows.delete()
         return deleted
-
-
-def _messages_of(subscriber: Subscriber) -> Q:
-    """The inbound messages a citizen sent: linked to their row, or from their address."""
-    messages = Q(subscriber=subscriber)
-    if subscriber.phone:
-        messages |= Q(phone=subscriber.phone)
-    if subscriber.wa_user_id:
-        messages |= Q(wa_user_id=subscriber.wa_user_id)
-    return messages
-
-
-def _subscriber_pseudonymise(*, subscriber: Subscriber) -> None:
-    """Replace a citizen's number and user id with a keyed hash, and clear them from their
-    inbound messages. Their consent records are untouched: they point at the row, not the
-    number. Expects the row locked."""
-    InboundMessage.objects.filter(_messages_of(subscriber)).update(phone=None, wa_user_id=None)
-    address = subscriber.phone or f"wa:{subscriber.wa_user_id}"
-    subscriber.pseudonym = subscriber_pseudonym(address=address)
-    subscriber.phone = subscriber.wa_user_id = None
-    subscriber.save(update_fields=["pseudonym", "phone", "wa_user_id"])
-
-
-def subscriber_erase(*, phone: str, actor: AbstractBaseUser, reference: str = "") -> Erasure:
-    """Erase one number at the citizen's request, at once.
-
-    An active subscription is withdrawn first (a `withdrawn` record on the admin channel, naming
-    who erased and the request's reference); then the number's inbound messages and the
-    subscriber's delivery rows are deleted and the number pseudonymised. `phone` is E.164. Runs
-    in one transaction and locks the subscriber's row.
-    """
-    with transaction.atomic():
-        subscriber = Subscriber.objects.select_for_update().filter(phone=phone).first()
-        withdrawn = False
-        if subscriber is not None and subscriber.is_subscribed:
-            now = timezone.now()
-            _, outcome = subscriber_unsubscribe(
-                phone=phone,
-                # Never older than the citizen's own newest keyword, which would make it stale.
-                occurred_at=max(now, subscriber.keyword_at or now),
-                channel=ConsentRecord.Channel.ADMIN,
-                evidence={
-                    "erased_by": {"id": actor.pk, "username": actor.get_username()},
-                    "reference": reference,
-                },
-            )
-            withdrawn = outcome == Outcome.CHANGED
-        their_messages = Q(phone=phone)
-        deliveries_deleted = 0
-        if subscriber is not None:
-            their_messages |= _messages_of(subscriber)
-            deliveries_deleted, _ = Delivery.objects.filter(subscriber=subscriber).delete()
-        inbound_deleted, _ = InboundMessage.objects.filter(their_messages).delete()
-        if subscriber is not None:
-            _subscriber_pseudonymise(subscriber=subscriber)
-    logger.info(
-        "erasure by user %s: subscriber %s, %s inbound messages, %s delivery rows",
-        actor.pk,
-        subscriber.pk if subscriber else None,
-        inbound_deleted,
-        deliveries_deleted,
-    )
-    return Erasure(
-        subscriber_id=subscriber.pk if subscriber else None,
-        consent_withdrawn=withdrawn,
-        inbound_deleted=inbound_deleted,
-        deliveries_deleted=deliveries_deleted,
-    )

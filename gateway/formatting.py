@@ -1,4 +1,5 @@
-"""WhatsApp's text formatting, rendered as HTML for staff previews.
+"""WhatsApp's text formatting, rendered as HTML for staff previews, and template bodies filled
+in as WhatsApp delivers them (the one rule, used by previews, the archive and the local backends).
 
 WhatsApp marks *bold*, _italic_, ~strikethrough~ and ```monospace```. A marker opens only where
 it is not glued to a word before it and is followed by a non-space; it closes on a non-space not

@@ -1,42 +1,24 @@
-"""The subscriber admin's erasure page: a citizen asks for their number to be forgotten.
+"""The privacy officer's pages in the admin: the consent log with its export and subject access,
+and erasure on the subscriber admin. They hang on the subscribers app's admin classes (this app
+comes after it in INSTALLED_APPS), so that the subscribers app never imports this one.
 
-The number travels only in the POST body: never in a URL, a message or a log line.
+The number to erase travels only in the POST body: never in a URL, a message or a log line.
 """
 
-from django import forms
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
+from django.utils.translation import gettext
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
+from privacy import views
+from privacy.erasure import Erasure, subscriber_erase
+from privacy.forms import EraseForm
 from roles.models import ERASE_SUBSCRIBER
-from subscribers.phones import phone_to_e164
-from subscribers.retention import Erasure, subscriber_erase
-
-
-class EraseForm(forms.Form):
-    phone = forms.CharField(label=gettext_lazy("phone number"), max_length=32)
-    reference = forms.CharField(
-        label=gettext_lazy("reference of the request"),
-        help_text=gettext_lazy("E.g. the protocol number of the citizen's request."),
-        max_length=100,
-        required=False,
-    )
-    confirm = forms.BooleanField(
-        label=gettext_lazy(
-            "I confirm: withdraw the consent if active, delete the messages and deliveries of "
-            "this number and keep only a pseudonym in the consent log."
-        )
-    )
-
-    def clean_phone(self) -> str:
-        phone = phone_to_e164(self.cleaned_data["phone"])
-        if phone is None:
-            raise forms.ValidationError(_("This is not a valid phone number."))
-        return phone
+from subscribers import admin as subscribers_admin
+from subscribers.models import ConsentRecord, Subscriber
 
 
 class SubscriberEraseMixin:
@@ -96,3 +78,47 @@ class SubscriberEraseMixin:
                 "consent log keeps a pseudonym."
             )
         return message % counts
+
+
+admin.site.unregister(Subscriber)
+
+
+@admin.register(Subscriber)
+class SubscriberAdmin(SubscriberEraseMixin, subscribers_admin.SubscriberAdmin):
+    pass
+
+
+@admin.register(ConsentRecord)
+class ConsentRecordAdmin(subscribers_admin.ReadOnlyAdmin):
+    """The consent log, read-only, with the privacy officer's export and subject access."""
+
+    list_display = ["occurred_at", "subscriber", "action", "channel", "notice", "recorded_at"]
+    list_filter = ["action", "channel", "notice"]
+    date_hierarchy = "occurred_at"
+    list_select_related = ["subscriber", "notice"]
+    change_list_template = "admin/subscribers/consentrecord/change_list.html"
+
+    def get_urls(self) -> list[URLPattern]:
+        def wrap(view):
+            return self.admin_site.admin_view(view)
+
+        return [
+            path("export/", wrap(self.export_view), name="subscribers_consentrecord_export"),
+            path(
+                "subject-access/",
+                wrap(self.subject_access_view),
+                name="subscribers_consentrecord_subject_access",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _page_context(self, request: HttpRequest, title: str) -> dict:
+        return {**self.admin_site.each_context(request), "opts": self.opts, "title": title}
+
+    def export_view(self, request: HttpRequest) -> HttpResponse:
+        context = self._page_context(request, gettext("Export the consent log"))
+        return views.consent_export(request, context)
+
+    def subject_access_view(self, request: HttpRequest) -> HttpResponse:
+        context = self._page_context(request, gettext("Subject access"))
+        return views.subject_access(request, context)

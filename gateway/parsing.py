@@ -1,4 +1,4 @@
-"""Meta's webhook POSTs: checking their signature and reading them into plain dataclasses.
+"""Meta's webhook POSTs read into plain dataclasses.
 
 The parser is total: whatever JSON arrives, it returns what it understood and skips the rest,
 because an exception here would make Meta redeliver the same payload for days.
@@ -6,10 +6,7 @@ because an exception here would make Meta redeliver the same payload for days.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
-import string
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 
@@ -17,8 +14,6 @@ from gateway.errors import error_fields
 from gateway.types import InboundKind, InboundMessage, StatusError, StatusUpdate, WebhookEvents
 
 logger = logging.getLogger(__name__)
-
-SIGNATURE_PREFIX = "sha256="
 
 # Sane upper bounds: anything longer is not something Meta sends, so it is not stored either.
 MAX_ID_LENGTH = 256  # wamid (Meta documents up to 128), business-scoped user id
@@ -34,29 +29,6 @@ _KINDS_BY_TYPE = {
     "reaction": InboundKind.REACTION,
     "system": InboundKind.SYSTEM,
 }
-
-
-def sign(body: bytes, app_secret: str) -> str:
-    """The ``X-Hub-Signature-256`` value Meta would send for ``body`` (for tests and simulators)."""
-    digest = hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
-    return SIGNATURE_PREFIX + digest
-
-
-def verify_signature(body: bytes, signature_header: str | None, app_secret: str) -> bool:
-    """Whether ``signature_header`` is Meta's HMAC-SHA256 of the raw ``body`` with ``app_secret``.
-
-    The raw bytes are hashed, never re-serialised JSON (which changes accented letters, ``/`` and
-    ``@``), and compared in constant time. No secret means nothing can be trusted.
-    """
-    if not app_secret or not isinstance(signature_header, str):
-        return False
-    header = signature_header.strip()
-    if not header.startswith(SIGNATURE_PREFIX):
-        return False
-    given = header.removeprefix(SIGNATURE_PREFIX).lower()
-    if len(given) != 64 or not all(char in string.hexdigits for char in given):
-        return False
-    return hmac.compare_digest(sign(body, app_secret), SIGNATURE_PREFIX + given)
 
 
 def parse_webhook(payload: object) -> WebhookEvents:

@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from subscribers.retention import IdRange, RetentionPlan, retention_apply, retention_plan
+from privacy.retention import IdRange, RetentionPlan, retention_apply, retention_plan
 
 
 def _span(rows: IdRange) -> str:

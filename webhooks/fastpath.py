@@ -1,80 +1,18 @@
-"""The WhatsApp webhook: verify, parse, hand each event to the app that owns it."""
+"""The ASGI fast path in front of Django for the one hot request: a signed webhook POST that
+carries only statuses, about three for every message sent."""
 
 import asyncio
 import json
-import logging
 from collections.abc import Callable
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
-from django.db import DatabaseError
-from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
-from django.utils.crypto import constant_time_compare
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods
 from redis.exceptions import RedisError
 
 import gateway
-from broadcasts import services as broadcast_services
-from broadcasts import status_buffer
-from subscribers import services as subscriber_services
-
-logger = logging.getLogger(__name__)
-
-
-def _refuse(status: int, reason: str) -> HttpResponse:
-    return HttpResponse(reason, status=status, content_type="text/plain; charset=utf-8")
-
-
-@csrf_exempt
-@require_http_methods(["GET", "POST"])
-def whatsapp_webhook(request: HttpRequest) -> HttpResponse:
-    if request.method == "GET":
-        return _verification_handshake(request)
-
-    try:
-        declared_length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return _refuse(400, "Invalid Content-Length.")
-    if declared_length > settings.WHATSAPP_WEBHOOK_MAX_BYTES:
-        return _refuse(413, "Body too large.")
-    body = request.body
-    # No state changes before the signature over the raw body is verified.
-    signature = request.headers.get("X-Hub-Signature-256")
-    if not gateway.verify_signature(body, signature, settings.WHATSAPP_APP_SECRET):
-        return _refuse(403, "Missing or invalid X-Hub-Signature-256.")
-    try:
-        payload = json.loads(body)
-    except (ValueError, RecursionError):
-        return _refuse(400, "Body is not valid JSON.")
-
-    events = gateway.parse_webhook(payload)
-    try:
-        for message in events.messages:
-            subscriber_services.inbound_message_receive(message=message)
-        if events.statuses:
-            broadcast_services.deliveries_receive_status_webhooks(bodies=[body])
-    except (DatabaseError, RedisError, subscriber_services.NoCurrentPrivacyNotice):
-        # Meta redelivers what did not get a 200; what was already stored is skipped then.
-        logger.exception("webhook not processed, asking Meta to redeliver")
-        return _refuse(503, "Temporarily unavailable, retry later.")
-    for error in events.errors:
-        logger.error("WhatsApp reported an account error %s: %s", error.code, error.title)
-    return HttpResponse(status=200)
-
-
-def _verification_handshake(request: HttpRequest) -> HttpResponse:
-    mode = request.GET.get("hub.mode")
-    token = request.GET.get("hub.verify_token", "")
-    challenge = request.GET.get("hub.challenge")
-    expected = settings.WHATSAPP_VERIFY_TOKEN
-    if mode != "subscribe" or not expected or not constant_time_compare(token, expected):
-        return _refuse(403, "Verification token mismatch.")
-    if not challenge:
-        return _refuse(400, "Missing hub.challenge.")
-    return HttpResponse(challenge, content_type="text/plain; charset=utf-8")
+from webhooks import services, status_buffer
 
 
 class StatusWebhookFastPath:
@@ -149,7 +87,7 @@ class StatusWebhookFastPath:
     def _group_commit(self) -> "_GroupCommit":
         loop = asyncio.get_running_loop()
         if self._pushes is None or self._pushes.loop is not loop:
-            store = sync_to_async(broadcast_services.deliveries_receive_status_webhooks)
+            store = sync_to_async(services.statuses_receive)
             self._pushes = _GroupCommit(loop, lambda bodies: store(bodies=bodies))
         return self._pushes
 

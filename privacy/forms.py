@@ -1,4 +1,5 @@
-"""The privacy officer's forms: which part of the consent log to export, and whose data."""
+"""The privacy officer's forms: which part of the consent log to export, whose data, and which
+number to erase."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from subscribers.models import ConsentRecord
-from subscribers.phones import PhoneNumberField
+from subscribers.phones import PhoneNumberField, phone_to_e164
 
 
 class ConsentExportForm(forms.Form):
@@ -43,3 +44,25 @@ class ConsentExportForm(forms.Form):
 
 class SubjectAccessForm(forms.Form):
     phone = PhoneNumberField(label=_("phone number"), autocomplete="off")
+
+
+class EraseForm(forms.Form):
+    phone = forms.CharField(label=_("phone number"), max_length=32)
+    reference = forms.CharField(
+        label=_("reference of the request"),
+        help_text=_("E.g. the protocol number of the citizen's request."),
+        max_length=100,
+        required=False,
+    )
+    confirm = forms.BooleanField(
+        label=_(
+            "I confirm: withdraw the consent if active, delete the messages and deliveries of "
+            "this number and keep only a pseudonym in the consent log."
+        )
+    )
+
+    def clean_phone(self) -> str:
+        phone = phone_to_e164(self.cleaned_data["phone"])
+        if phone is None:
+            raise forms.ValidationError(gettext("This is not a valid phone number."))
+        return phone

@@ -21,6 +21,7 @@ from django.utils import timezone
 from import_export import fields, resources, widgets
 from openpyxl import Workbook
 
+from comune.spreadsheets import spreadsheet_cell
 from subscribers.models import ConsentRecord, InboundMessage, Subscriber
 
 CHUNK_SIZE = 2000
@@ -73,13 +74,6 @@ class ConsentRecordResource(resources.ModelResource):
             yield [self.export_field(field, record) for field in export_fields]
 
 
-def _cell(value: Any) -> Any:
-    """A value for a spreadsheet cell: structures as JSON text, nothing as an empty cell."""
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return "" if value is None else value
-
-
 def _chunks(lines: Iterable[str]) -> Iterator[str]:
     """Join many small pieces of text into fewer, larger ones for the response."""
     buffer: list[str] = []
@@ -99,7 +93,7 @@ def consent_log_csv(queryset: QuerySet[ConsentRecord]) -> Iterator[str]:
     writer = csv.writer(line)
 
     def render(row: list[Any]) -> str:
-        writer.writerow([_cell(value) for value in row])
+        writer.writerow([spreadsheet_cell(value) for value in row])
         text = line.getvalue()
         line.seek(0)
         line.truncate()
@@ -136,7 +130,7 @@ def consent_log_xlsx(queryset: QuerySet[ConsentRecord]) -> IO[bytes]:
     sheet = workbook.create_sheet(title="consent log")
     sheet.append(resource.get_export_headers())
     for row in resource.rows(queryset):
-        sheet.append([_cell(value) for value in row])
+        sheet.append([spreadsheet_cell(value) for value in row])
     output = tempfile.TemporaryFile(suffix=".xlsx")  # noqa: SIM115 - the response closes it
     workbook.save(output)
     output.seek(0)

@@ -1,0 +1,354 @@
+"""A broadcast's lifecycle: the transition table, who may take each step, and the functions that
+take them. This is the only writer of `Broadcast.status`, and the one place the four-eyes rule
+lives: the admin's buttons ask `refusal()` what to show, the services enforce the same answer.
+
+    draft ▶ awaiting approval ▶ approved ▶ sending ▶ sent
+                 (paused and cancelled on the way; an emergency goes from draft to approved)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from broadcasts import selectors
+from broadcasts.models import Broadcast, BroadcastEvent, Delivery
+from comune.celery import broadcast_queue, enqueue
+
+Status = Broadcast.Status
+Action = BroadcastEvent.Action
+
+APPROVE_PERMISSION = "broadcasts.approve_broadcast"
+CHANGE_PERMISSION = "broadcasts.change_broadcast"
+
+UNFINISHED = (
+    Status.DRAFT,
+    Status.AWAITING_APPROVAL,
+    Status.APPROVED,
+    Status.SENDING,
+    Status.PAUSED,
+)
+
+
+class TransitionNotAllowed(Exception):
+    """The broadcast is not in a state this step applies to, or the actor may not take it."""
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One step of the lifecycle: from which states, to which, recorded as which event, and the
+    permission it needs (None: only the system takes it)."""
+
+    label: str
+    sources: tuple[str, ...]
+    target: str
+    action: str
+    permission: str | None
+
+
+TRANSITIONS: dict[str, Transition] = {
+    "submit": Transition(
+        gettext_lazy("Submit for approval"),
+        (Status.DRAFT,),
+        Status.AWAITING_APPROVAL,
+        Action.SUBMITTED,
+        CHANGE_PERMISSION,
+    ),
+    "approve": Transition(
+        gettext_lazy("Approve"),
+        (Status.AWAITING_APPROVAL,),
+        Status.APPROVED,
+        Action.APPROVED,
+        APPROVE_PERMISSION,
+    ),
+    "emergency": Transition(
+        gettext_lazy("Approve and send now (emergency)"),
+        (Status.DRAFT, Status.AWAITING_APPROVAL),
+        Status.APPROVED,
+        Action.EMERGENCY,
+        APPROVE_PERMISSION,
+    ),
+    "reject": Transition(
+        gettext_lazy("Return to draft"),
+        (Status.AWAITING_APPROVAL,),
+        Status.DRAFT,
+        Action.RETURNED,
+        APPROVE_PERMISSION,
+    ),
+    "pause": Transition(
+        gettext_lazy("Pause"),
+        (Status.APPROVED, Status.SENDING),
+        Status.PAUSED,
+        Action.PAUSED,
+        APPROVE_PERMISSION,
+    ),
+    # Back to sending if it had started, else to approved: `broadcast_resume` decides.
+    "resume": Transition(
+        gettext_lazy("Resume"), (Status.PAUSED,), Status.SENDING, Action.RESUMED, APPROVE_PERMISSION
+    ),
+    "retry": Transition(
+        gettext_lazy("Retry the failed ones"),
+        (Status.SENT, Status.SENDING),
+        Status.SENDING,
+        Action.RETRYING,
+        APPROVE_PERMISSION,
+    ),
+    "cancel": Transition(
+        gettext_lazy("Cancel"), UNFINISHED, Status.CANCELLED, Action.CANCELLED, APPROVE_PERMISSION
+    ),
+    "start": Transition(
+        gettext_lazy("Start sending"), (Status.APPROVED,), Status.SENDING, Action.STARTED, None
+    ),
+    "complete": Transition(gettext_lazy("Sent"), (Status.SENDING,), Status.SENT, Action.SENT, None),
+    "fault": Transition(
+        gettext_lazy("Pause on a sender fault"),
+        (Status.SENDING,),
+        Status.PAUSED,
+        Action.PAUSED,
+        None,
+    ),
+}
+
+
+def _may_take(actor: AbstractBaseUser, name: str, broadcast: Broadcast) -> bool:
+    transition = TRANSITIONS[name]
+    if transition.permission is None:
+        return False
+    if actor.has_perm(transition.permission):
+        return True
+    # The author may throw away their own draft.
+    return (
+        name == "cancel"
+        and broadcast.status == Status.DRAFT
+        and broadcast.created_by_id == actor.pk
+        and actor.has_perm(CHANGE_PERMISSION)
+    )
+
+
+def four_eyes_refusal(actor: AbstractBaseUser, broadcast: Broadcast) -> str | None:
+    """Why `actor` may not approve `broadcast` although they may approve (None: they may)."""
+    if settings.BROADCAST_FOUR_EYES and broadcast.created_by_id == actor.pk:
+        return _("Another person must approve what you wrote.")
+    return None
+
+
+def refusal(actor: AbstractBaseUser, name: str, broadcast: Broadcast) -> str | None:
+    """Why `actor` may not take step `name` on `broadcast` as it is now (None: they may)."""
+    transition = TRANSITIONS[name]
+    if not _may_take(actor, name, broadcast):
+        return _("You do not have permission for “%(action)s”.") % {"action": transition.label}
+    if broadcast.status not in transition.sources:
+        return _("This broadcast is %(status)s: “%(action)s” does not apply.") % {
+            "status": broadcast.get_status_display(),
+            "action": transition.label,
+        }
+    if name == "approve":
+        return four_eyes_refusal(actor, broadcast)
+    if name == "emergency" and not broadcast.is_emergency:
+        return _("Only an emergency can be approved and sent in one step.")
+    return None
+
+
+def steps_for(actor: AbstractBaseUser, broadcast: Broadcast) -> list[str]:
+    """The steps `actor` can take on `broadcast` now, in the table's order: the admin's buttons.
+    Retrying shows only while some failure is worth retrying."""
+    return [
+        name
+        for name, transition in TRANSITIONS.items()
+        if transition.permission is not None
+        and refusal(actor, name, broadcast) is None
+        and (
+            name != "retry" or selectors.broadcast_has_retryable_failures(broadcast_id=broadcast.pk)
+        )
+    ]
+
+
+def _record(broadcast_id: int, action: str, actor: AbstractBaseUser | None, note: str = "") -> None:
+    BroadcastEvent.objects.create(broadcast_id=broadcast_id, action=action, actor=actor, note=note)
+
+
+def _take(
+    name: str,
+    broadcast: Broadcast,
+    actor: AbstractBaseUser | None,
+    *,
+    note: str = "",
+    target: str | None = None,
+    **fields: object,
+) -> Broadcast:
+    """Take step `name` if the broadcast, locked and read afresh, still allows it and the actor
+    may; record who and when. Two staff clicking at once cannot both succeed."""
+    transition = TRANSITIONS[name]
+    with transaction.atomic():
+        locked = Broadcast.objects.select_for_update().get(pk=broadcast.pk)
+        refused = refusal(actor, name, locked) if actor is not None else None
+        if actor is None and locked.status not in transition.sources:
+            refused = _("This broadcast is %(status)s: “%(action)s” does not apply.") % {
+                "status": locked.get_status_display(),
+                "action": transition.label,
+            }
+        if refused:
+            raise TransitionNotAllowed(refused)
+        locked.status = target or transition.target
+        for field, value in fields.items():
+            setattr(locked, field, value)
+        locked.save(update_fields=["status", *fields])
+        _record(locked.pk, transition.action, actor, note)
+    return locked
+
+
+def _dispatch_soon() -> None:
+    enqueue("broadcasts.tasks.broadcasts_dispatch_due")
+
+
+def _send_ranges_soon(broadcast: Broadcast) -> None:
+    enqueue(
+        "broadcasts.tasks.deliveries_enqueue_ranges",
+        broadcast.pk,
+        queue=broadcast_queue(emergency=broadcast.is_emergency),
+    )
+
+
+# --- Steps staff take -------------------------------------------------------------------------
+
+
+def broadcast_submit(*, broadcast: Broadcast, actor: AbstractBaseUser) -> Broadcast:
+    return _take("submit", broadcast, actor)
+
+
+def broadcast_reject(*, broadcast: Broadcast, actor: AbstractBaseUser, note: str = "") -> Broadcast:
+    return _take("reject", broadcast, actor, note=note)
+
+
+def broadcast_approve(
+    *, broadcast: Broadcast, actor: AbstractBaseUser, scheduled_at: datetime | None = None
+) -> Broadcast:
+    """Approve for sending now or at `scheduled_at`. Four eyes: the approver is not the author,
+    unless BROADCAST_FOUR_EYES is off (a one-person office)."""
+    approved = _take(
+        "approve",
+        broadcast,
+        actor,
+        note=_scheduled_note(scheduled_at),
+        approved_by=actor,
+        approved_at=timezone.now(),
+        scheduled_at=scheduled_at,
+    )
+    transaction.on_commit(_dispatch_soon)
+    return approved
+
+
+def broadcast_send_emergency(*, broadcast: Broadcast, actor: AbstractBaseUser) -> Broadcast:
+    """An emergency goes out in one step, approved by whoever may approve, author or not."""
+    approved = _take(
+        "emergency",
+        broadcast,
+        actor,
+        approved_by=actor,
+        approved_at=timezone.now(),
+        scheduled_at=None,
+    )
+    transaction.on_commit(_dispatch_soon)
+    return approved
+
+
+def _scheduled_note(scheduled_at: datetime | None) -> str:
+    if scheduled_at is None:
+        return ""
+    return _("to send at %s") % timezone.localtime(scheduled_at).strftime("%d/%m/%Y %H:%M")
+
+
+def broadcast_pause(
+    *, broadcast: Broadcast, actor: AbstractBaseUser, reason: str = ""
+) -> Broadcast:
+    return _take("pause", broadcast, actor, note=reason, paused_reason=reason[:500])
+
+
+def broadcast_resume(*, broadcast: Broadcast, actor: AbstractBaseUser) -> Broadcast:
+    """Carry on where it stopped: rows already sent are not sent again."""
+    started = broadcast.started_at is not None
+    resumed = _take(
+        "resume",
+        broadcast,
+        actor,
+        target=Status.SENDING if started else Status.APPROVED,
+        paused_reason="",
+    )
+    transaction.on_commit((lambda: _send_ranges_soon(resumed)) if started else _dispatch_soon)
+    return resumed
+
+
+def broadcast_cancel(*, broadcast: Broadcast, actor: AbstractBaseUser) -> Broadcast:
+    """Stop for good. Rows not yet sent end as failed, saying why."""
+    with transaction.atomic():
+        cancelled = _take("cancel", broadcast, actor, finished_at=timezone.now())
+        Delivery.objects.filter(broadcast=cancelled, status=Delivery.Status.QUEUED).update(
+            status=Delivery.Status.FAILED,
+            failed_at=timezone.now(),
+            error_title=_("Broadcast cancelled"),
+            error_retryable=False,
+        )
+    return cancelled
+
+
+def broadcast_retry_failed(*, broadcast: Broadcast, actor: AbstractBaseUser) -> int:
+    """Queue again the rows that failed for a reason worth retrying; returns how many."""
+    if not _may_take(actor, "retry", broadcast):
+        raise TransitionNotAllowed(refusal(actor, "retry", broadcast))
+    with transaction.atomic():
+        count = Delivery.objects.filter(
+            broadcast=broadcast, status=Delivery.Status.FAILED, error_retryable=True
+        ).update(status=Delivery.Status.QUEUED, attempts=0, next_attempt_at=None, failed_at=None)
+        if count:
+            retrying = _take("retry", broadcast, actor, note=str(count), finished_at=None)
+            transaction.on_commit(lambda: _send_ranges_soon(retrying))
+    return count
+
+
+# --- Steps the system takes -------------------------------------------------------------------
+
+
+def broadcasts_start(*, broadcast_ids: list[int], now: datetime) -> None:
+    """Approved broadcasts the dispatcher claimed (locked by the caller) start sending."""
+    transition = TRANSITIONS["start"]
+    Broadcast.objects.filter(id__in=broadcast_ids, status__in=transition.sources).update(
+        status=transition.target, started_at=now
+    )
+    BroadcastEvent.objects.bulk_create(
+        BroadcastEvent(broadcast_id=pk, action=transition.action) for pk in broadcast_ids
+    )
+
+
+def broadcast_complete(*, broadcast_id: int) -> bool:
+    """A sending broadcast with nothing left queued or in flight is sent."""
+    unfinished = Delivery.objects.filter(
+        broadcast_id=broadcast_id, status__in=[Delivery.Status.QUEUED, Delivery.Status.SENDING]
+    )
+    if unfinished.exists():
+        return False
+    transition = TRANSITIONS["complete"]
+    with transaction.atomic():
+        done = Broadcast.objects.filter(pk=broadcast_id, status__in=transition.sources).update(
+            status=transition.target, finished_at=timezone.now()
+        )
+        if done:
+            _record(broadcast_id, transition.action, None)
+    return bool(done)
+
+
+def broadcast_pause_on_fault(*, broadcast_id: int, reason: str) -> bool:
+    """The sender itself is broken (an expired token): pause instead of failing every row."""
+    transition = TRANSITIONS["fault"]
+    paused = Broadcast.objects.filter(pk=broadcast_id, status__in=transition.sources).update(
+        status=transition.target, paused_reason=reason[:500]
+    )
+    if paused:
+        _record(broadcast_id, transition.action, None, reason)
+    return bool(paused)

@@ -1,0 +1,76 @@
+"""Erasing one citizen's number at their request (GDPR art. 17), at once: the subscription
+withdrawn and recorded, their messages and delivery rows deleted, the number pseudonymised."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from broadcasts.models import Delivery
+from subscribers.models import ConsentRecord, InboundMessage, Subscriber
+from subscribers.services.consent import Outcome, subscriber_unsubscribe
+from subscribers.services.pseudonyms import inbound_messages_of, subscriber_pseudonymise
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """What erasing one number did."""
+
+    subscriber_id: int | None  # None: no subscriber had that number
+    consent_withdrawn: bool
+    inbound_deleted: int
+    deliveries_deleted: int
+
+
+def subscriber_erase(*, phone: str, actor: AbstractBaseUser, reference: str = "") -> Erasure:
+    """Erase one number at the citizen's request, at once.
+
+    An active subscription is withdrawn first (a `withdrawn` record on the admin channel, naming
+    who erased and the request's reference); then the number's inbound messages and the
+    subscriber's delivery rows are deleted and the number pseudonymised. `phone` is E.164. Runs
+    in one transaction and locks the subscriber's row.
+    """
+    with transaction.atomic():
+        subscriber = Subscriber.objects.select_for_update().filter(phone=phone).first()
+        withdrawn = False
+        if subscriber is not None and subscriber.is_subscribed:
+            now = timezone.now()
+            _, outcome = subscriber_unsubscribe(
+                phone=phone,
+                # Never older than the citizen's own newest keyword, which would make it stale.
+                occurred_at=max(now, subscriber.keyword_at or now),
+                channel=ConsentRecord.Channel.ADMIN,
+                evidence={
+                    "erased_by": {"id": actor.pk, "username": actor.get_username()},
+                    "reference": reference,
+                },
+            )
+            withdrawn = outcome == Outcome.CHANGED
+        their_messages = Q(phone=phone)
+        deliveries_deleted = 0
+        if subscriber is not None:
+            their_messages |= inbound_messages_of(subscriber)
+            deliveries_deleted, _ = Delivery.objects.filter(subscriber=subscriber).delete()
+        inbound_deleted, _ = InboundMessage.objects.filter(their_messages).delete()
+        if subscriber is not None:
+            subscriber_pseudonymise(subscriber=subscriber)
+    logger.info(
+        "erasure by user %s: subscriber %s, %s inbound messages, %s delivery rows",
+        actor.pk,
+        subscriber.pk if subscriber else None,
+        inbound_deleted,
+        deliveries_deleted,
+    )
+    return Erasure(
+        subscriber_id=subscriber.pk if subscriber else None,
+        consent_withdrawn=withdrawn,
+        inbound_deleted=inbound_deleted,
+        deliveries_deleted=deliveries_deleted,
+    )

@@ -1,0 +1,191 @@
+"""Consent: subscribing and unsubscribing a citizen, each change appended to the hash-chained
+consent log; publishing the privacy notice they accept."""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+from datetime import datetime
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from subscribers import selectors
+from subscribers.consent_log import consent_digest
+from subscribers.models import ConsentRecord, PrivacyNotice, Subscriber
+
+logger = logging.getLogger(__name__)
+
+
+# Any constant key: one advisory lock serialises appends to the consent log on PostgreSQL.
+CONSENT_LOG_LOCK = 0x1C0_5E27
+
+
+class Outcome(enum.StrEnum):
+    """What a subscribe or unsubscribe request did."""
+
+    CHANGED = "changed"  # the status changed and a consent record was appended
+    REPEATED = "repeated"  # the citizen was already in that state: nothing appended
+    STALE = "stale"  # older than the citizen's newest keyword: the newer one stands
+
+
+class NoCurrentPrivacyNotice(Exception):
+    """Nobody can subscribe before the comune publishes a privacy notice."""
+
+
+def _subscriber_lock(*, phone: str | None, wa_user_id: str | None) -> Subscriber:
+    """The citizen's row, locked for this transaction; created (unsubscribed) if new.
+
+    Expects to run inside transaction.atomic(). Two concurrent first messages from one number
+    meet on the unique constraint; the loser reads the winner's row.
+    """
+    for _attempt in range(2):
+        found = selectors.subscriber_find(phone=phone, wa_user_id=wa_user_id)
+        if found is not None:
+            subscriber = Subscriber.objects.select_for_update().get(pk=found.pk)
+            if wa_user_id and not subscriber.wa_user_id:
+                subscriber.wa_user_id = wa_user_id
+                subscriber.save(update_fields=["wa_user_id"])
+            return subscriber
+        try:
+            with transaction.atomic():
+                return Subscriber.objects.create(phone=phone, wa_user_id=wa_user_id)
+        except IntegrityError:
+            continue
+    raise IntegrityError("subscriber row could be neither found nor created")
+
+
+def _consent_append(
+    *,
+    subscriber: Subscriber,
+    action: str,
+    channel: str,
+    occurred_at: datetime,
+    evidence: dict,
+    notice: PrivacyNotice | None = None,
+) -> ConsentRecord:
+    """Append one consent event to the hash chain. The log is never edited: this is its only
+    writer. Expects to run inside transaction.atomic(): appends are serialised until commit (an
+    advisory lock on PostgreSQL; SQLite writes one at a time) so each chains to the one before."""
+    notice = notice or selectors.privacy_notice_current()
+    if notice is None:
+        raise NoCurrentPrivacyNotice("publish a privacy notice before accepting subscriptions")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CONSENT_LOG_LOCK])
+    last = ConsentRecord.objects.order_by("-sequence").only("sequence", "hash").first()
+    record = ConsentRecord(
+        subscriber=subscriber,
+        action=action,
+        channel=channel,
+        notice=notice,
+        occurred_at=occurred_at,
+        recorded_at=timezone.now(),
+        # The stored JSON is what verification reads back: hash that, not the Python objects.
+        evidence=json.loads(json.dumps(evidence)),
+        sequence=last.sequence + 1 if last else 1,
+        previous_hash=last.hash if last else "",
+    )
+    record.hash = consent_digest(record, record.previous_hash)
+    record.save(force_insert=True)
+    return record
+
+
+def subscriber_subscribe(
+    *,
+    phone: str | None,
+    wa_user_id: str | None = None,
+    occurred_at: datetime,
+    channel: str,
+    evidence: dict,
+    notice: PrivacyNotice | None = None,
+) -> tuple[Subscriber, Outcome]:
+    """Subscribe a citizen, appending a `granted` record with the given (or current) notice."""
+    return consent_change(
+        subscribe=True,
+        phone=phone,
+        wa_user_id=wa_user_id,
+        occurred_at=occurred_at,
+        channel=channel,
+        evidence=evidence,
+        notice=notice,
+    )
+
+
+def subscriber_unsubscribe(
+    *,
+    phone: str | None,
+    wa_user_id: str | None = None,
+    occurred_at: datetime,
+    channel: str,
+    evidence: dict,
+) -> tuple[Subscriber, Outcome]:
+    """Unsubscribe a citizen, appending a `withdrawn` record.
+
+    A withdrawal from an unknown number still leaves an unsubscribed row, so that an older
+    Iscrivimi redelivered later cannot subscribe them.
+    """
+    return consent_change(
+        subscribe=False,
+        phone=phone,
+        wa_user_id=wa_user_id,
+        occurred_at=occurred_at,
+        channel=channel,
+        evidence=evidence,
+    )
+
+
+def consent_change(
+    *,
+    subscribe: bool,
+    phone: str | None,
+    wa_user_id: str | None,
+    occurred_at: datetime,
+    channel: str,
+    evidence: dict,
+    notice: PrivacyNotice | None = None,
+) -> tuple[Subscriber, Outcome]:
+    """Move a citizen to subscribed or unsubscribed, appending the consent event if it changes.
+
+    Locks the subscriber's row. A request older than the citizen's newest keyword is stale and
+    changes nothing, so that out-of-order webhooks end in the state the citizen last asked for.
+    """
+    with transaction.atomic():
+        subscriber = _subscriber_lock(phone=phone, wa_user_id=wa_user_id)
+        if subscriber.keyword_at and occurred_at < subscriber.keyword_at:
+            return subscriber, Outcome.STALE
+        subscriber.keyword_at = occurred_at
+        if subscriber.is_subscribed == subscribe:
+            if subscribe:
+                # Writing to us proves the number reachable again.
+                subscriber.status = Subscriber.Status.ACTIVE
+            subscriber.save(update_fields=["keyword_at", "status"])
+            return subscriber, Outcome.REPEATED
+        _consent_append(
+            subscriber=subscriber,
+            action=ConsentRecord.Action.GRANTED if subscribe else ConsentRecord.Action.WITHDRAWN,
+            channel=channel,
+            occurred_at=occurred_at,
+            evidence=evidence,
+            notice=notice,
+        )
+        if subscribe:
+            subscriber.status = Subscriber.Status.ACTIVE
+            subscriber.subscribed_at = occurred_at
+            subscriber.unsubscribed_at = None
+        else:
+            subscriber.status = Subscriber.Status.UNSUBSCRIBED
+            subscriber.unsubscribed_at = occurred_at
+        subscriber.save(update_fields=["keyword_at", "status", "subscribed_at", "unsubscribed_at"])
+        logger.info("subscriber %s %s via %s", subscriber.pk, subscriber.status, channel)
+        return subscriber, Outcome.CHANGED
+
+
+def privacy_notice_publish(*, version: str, title: str, body: str) -> PrivacyNotice:
+    """Make a new version current; earlier consents stay tied to the version they accepted."""
+    with transaction.atomic():
+        PrivacyNotice.objects.select_for_update().filter(is_current=True).update(is_current=False)
+        return PrivacyNotice.objects.create(
+            version=version, title=title, body=body, published_at=timezone.now(), is_current=True
+        )

@@ -1,0 +1,64 @@
+"""The inbound edge: what a verified webhook carried, handed to the app that owns it. Citizens'
+messages go to the subscribers app at once; statuses are buffered (with Redis) and applied to
+deliveries in bulk by a task, or applied at once without Redis."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from kombu.exceptions import OperationalError
+
+import gateway
+from broadcasts.services.statuses import deliveries_apply_statuses
+from comune.celery import enqueue
+from subscribers.services.inbound import inbound_message_receive
+from webhooks import status_buffer
+
+logger = logging.getLogger(__name__)
+
+# How long the first buffered status waits for others to share its batch.
+STATUS_BATCH_SECONDS = 0.25
+
+
+def webhook_receive(*, body: bytes, events: gateway.WebhookEvents) -> None:
+    """Handle a verified, parsed webhook POST: messages one by one, statuses buffered."""
+    for message in events.messages:
+        inbound_message_receive(message=message)
+    if events.statuses:
+        statuses_receive(bodies=[body])
+    for error in events.errors:
+        logger.error("WhatsApp reported an account error %s: %s", error.code, error.title)
+
+
+def statuses_receive(*, bodies: list[bytes]) -> None:
+    """Verified webhook bodies carrying statuses: buffered for a bulk apply when there is Redis,
+    else applied now."""
+    if not status_buffer.enabled():
+        statuses = [s for body in bodies for s in gateway.parse_webhook(json.loads(body)).statuses]
+        deliveries_apply_statuses(statuses=statuses)
+    elif status_buffer.push(*bodies):
+        _apply_soon(STATUS_BATCH_SECONDS)
+
+
+def statuses_apply_buffered() -> int | None:
+    """Drain the status buffer into the database; returns the webhook bodies read, or None when
+    another drain was running (it starts the next one)."""
+    read = status_buffer.drain(lambda batch: deliveries_apply_statuses(statuses=batch))
+    if read is not None and status_buffer.waiting():
+        _apply_soon(STATUS_BATCH_SECONDS)
+    return read
+
+
+def statuses_apply_stranded() -> None:
+    """The safety net: statuses left buffered by a drain whose task was lost."""
+    if status_buffer.enabled() and status_buffer.stranded():
+        _apply_soon(0)
+
+
+def _apply_soon(countdown: float) -> None:
+    try:
+        enqueue("broadcasts.tasks.deliveries_apply_statuses", countdown=countdown)
+    except OperationalError:
+        # The statuses are safe in the buffer: the periodic sweep starts their drain.
+        logger.warning("could not enqueue the status drain; the sweep will start it")
