@@ -1,17 +1,24 @@
 import json
 import os
 import socket
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 from django.conf import settings as django_settings
+from django.contrib.auth.models import User
 from django.db import connection
+from django.test import TestCase
 from django.utils import translation
 
 import gateway
+from broadcasts.models import Broadcast, MessageTemplate
+from broadcasts.services import authoring
 from gateway.testing import inbound_text, webhook_body
+from subscribers.models import ConsentRecord
+from subscribers.services.consent import subscriber_subscribe, subscriber_unsubscribe
+from tests.factories import MessageTemplateFactory, staff
 
 FIXTURES = Path(__file__).parent / "fixtures" / "whatsapp"
 ON_CI = os.environ.get("CI") == "true"
@@ -109,3 +116,70 @@ def post_webhook(client, settings):
         )
 
     return post
+
+
+# --- Staff, citizens and a draft, made as users make them -------------------------------------
+
+EDITOR_PERMISSIONS = ("add_broadcast", "change_broadcast", "view_broadcast")
+
+
+@pytest.fixture
+def editor(db) -> User:
+    return staff("editor", *EDITOR_PERMISSIONS)
+
+
+@pytest.fixture
+def approver(db) -> User:
+    return staff("approver", *EDITOR_PERMISSIONS, "approve_broadcast")
+
+
+@pytest.fixture
+def subscribe(privacy_notice):
+    """Subscribe citizens through the same service a keyword uses."""
+
+    def subscribe(*phones: str, at: datetime | None = None) -> None:
+        for phone in phones:
+            subscriber_subscribe(
+                phone=phone,
+                occurred_at=at or datetime.now(UTC) - timedelta(days=2),
+                channel=ConsentRecord.Channel.WHATSAPP,
+                evidence={"message_id": f"wamid.{phone}", "text": "Iscrivimi"},
+            )
+
+    return subscribe
+
+
+@pytest.fixture
+def unsubscribe(privacy_notice):
+    def unsubscribe(phone: str) -> None:
+        subscriber_unsubscribe(
+            phone=phone,
+            occurred_at=datetime.now(UTC),
+            channel=ConsentRecord.Channel.WHATSAPP,
+            evidence={"message_id": f"wamid.bye.{phone}", "text": "Cancellami"},
+        )
+
+    return unsubscribe
+
+
+@pytest.fixture
+def template(db) -> MessageTemplate:
+    return MessageTemplateFactory(name="avviso_comune")
+
+
+@pytest.fixture
+def draft(editor, template) -> Broadcast:
+    return authoring.broadcast_create(
+        author=editor,
+        title="Chiusura via Roma",
+        body="Via Roma chiusa *domani* dalle 8 alle 18.",
+        category=Broadcast.Category.TRAFFIC,
+        template=template,
+        template_parameters=["via Roma chiusa domani dalle 8 alle 18"],
+    )
+
+
+@pytest.fixture
+def run_on_commit():
+    """Run what services schedule on commit (tasks run in-process in the tests)."""
+    return lambda: TestCase.captureOnCommitCallbacks(execute=True)

@@ -1,26 +1,20 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.contrib.auth.models import Permission, User
 
 from broadcasts import lifecycle
 from broadcasts.models import Broadcast
 from broadcasts.services import authoring
 from subscribers.models import ConsentRecord
 from subscribers.services.consent import subscriber_subscribe
-
-
-def _staff(username: str, *codenames: str) -> User:
-    user = User.objects.create_user(username=username, password="pw", is_staff=True)
-    user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
-    return User.objects.get(pk=user.pk)
+from tests.factories import staff
 
 
 @pytest.fixture
 def send_broadcast(privacy_notice, django_capture_on_commit_callbacks):
     """Write, approve and send a broadcast to one subscriber, through the services staff use."""
-    author = _staff("author", "add_broadcast", "change_broadcast")
-    approver = _staff("approver", "change_broadcast", "approve_broadcast")
+    author = staff("author", "add_broadcast", "change_broadcast")
+    approver = staff("approver", "change_broadcast", "approve_broadcast")
     subscriber_subscribe(
         phone="+393331112222",
         occurred_at=datetime.now(UTC) - timedelta(hours=1),
