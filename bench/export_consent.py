@@ -42,7 +42,7 @@ def seed(total: int) -> None:
     from subscribers.consent_log import consent_digest
     from subscribers.models import ConsentRecord, Subscriber
     from subscribers.selectors import privacy_notice_current
-    from subscribers.services import privacy_notice_publish
+    from subscribers.services.consent import privacy_notice_publish
 
     notice = privacy_notice_current() or privacy_notice_publish(
         version="bench", title="Informativa", body="Testo."
@@ -90,7 +90,8 @@ def _count_rows(kind: str, pieces: Iterator[str]) -> tuple[int, int]:
 
 
 def measure(size: int, kind: str) -> Result:
-    from subscribers import exports, selectors
+    from privacy import exports
+    from subscribers import selectors
 
     writers: dict[str, Callable] = {
         "csv": exports.consent_log_csv,

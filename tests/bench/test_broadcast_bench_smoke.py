@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from bench.broadcast import ECHO_MODULE
+from bench.broadcast.fake_cloud import ECHO_MODULE
 
 REPO = Path(__file__).resolve().parents[2]
 
