@@ -21,6 +21,7 @@ from django.http import (
     HttpResponseNotAllowed,
     HttpResponseRedirect,
 )
+from django.http.response import HttpResponseBase
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
@@ -37,6 +38,7 @@ from gateway.formatting import (
     template_fill,
     whatsapp_to_html,
 )
+from roles.staff import staff_user
 
 Status = Broadcast.Status
 EDITABLE_FIELDS = BroadcastForm.Meta.fields
@@ -102,8 +104,8 @@ class BroadcastAdmin(admin.ModelAdmin):
         return format_html(
             '<span class="wa-funnel">{} › {} › {} · <span class="wa-failed">{}</span></span>',
             sent,
-            obj.funnel_delivered,
-            obj.funnel_read,
+            getattr(obj, "funnel_delivered", 0),
+            getattr(obj, "funnel_read", 0),
             failed,
         )
 
@@ -175,7 +177,7 @@ class BroadcastAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Broadcast, form, change: bool) -> None:
         values = {name: getattr(obj, name) for name in EDITABLE_FIELDS}
         if not change:
-            created = broadcast_create(author=request.user, **values)
+            created = broadcast_create(author=staff_user(request), **values)
             obj.pk, obj.created_by, obj.created_at = (
                 created.pk,
                 created.created_by,
@@ -218,6 +220,7 @@ class BroadcastAdmin(admin.ModelAdmin):
         }
 
     def _change_page_context(self, request: HttpRequest, obj: Broadcast) -> dict:
+        user = staff_user(request)
         context: dict[str, Any] = {
             "lifecycle_actions": [
                 {
@@ -225,7 +228,7 @@ class BroadcastAdmin(admin.ModelAdmin):
                     "url": self._url("lifecycle", obj, button.name),
                     "form": self._button_form(button, obj),
                 }
-                for button in views.lifecycle_buttons_for(request.user, obj)
+                for button in views.lifecycle_buttons_for(user, obj)
             ],
             "events": [
                 {"label": event.get_action_display(), "event": event}
@@ -234,11 +237,11 @@ class BroadcastAdmin(admin.ModelAdmin):
             "progress_url": self._url("progress", obj),
             "report_url": self._url("report", obj),
         }
-        if views.may_send_test(request.user, obj):
+        if views.may_send_test(user, obj):
             context["send_test_url"] = self._url("send_test", obj)
             context["send_test_form"] = TestSendForm(auto_id="id_send_test_%s")
         if obj.status == Status.AWAITING_APPROVAL:
-            hint = lifecycle.four_eyes_refusal(request.user, obj)
+            hint = lifecycle.four_eyes_refusal(user, obj)
             if hint:
                 context["approval_hint"] = hint
         if obj.status not in (Status.DRAFT, Status.AWAITING_APPROVAL):
@@ -321,7 +324,7 @@ class BroadcastAdmin(admin.ModelAdmin):
     def progress_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         return views.broadcast_progress(request, self._get_viewable(request, object_id))
 
-    def report_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+    def report_view(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
         return views.broadcast_delivery_report(request, self._get_viewable(request, object_id))
 
 
@@ -333,7 +336,7 @@ class MessageTemplateAdmin(admin.ModelAdmin):
     list_display = ["name", "language", "category", "status", "synced_at"]
     list_filter = ["status", "category", "language"]
     search_fields = ["name", "body"]
-    fields = ["name", "language", "category", "status", "header", "body_preview", "synced_at"]
+    fields = ("name", "language", "category", "status", "header", "body_preview", "synced_at")
     readonly_fields = fields
 
     class Media:

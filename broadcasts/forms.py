@@ -69,13 +69,13 @@ def _normalise_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-class TemplateParametersField(forms.CharField):
-    """The template's body parameters, one per line, as a list."""
+class TemplateParametersField(forms.Field):
+    """The template's body parameters, one per line, as a list (a plain Field: a CharField's
+    value would be a string)."""
 
     widget = forms.Textarea
 
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("strip", False)
         super().__init__(**kwargs)
         self.widget.attrs.update(
             {"rows": 4, "data-wa-parameters": "", "data-wa-limit": TEMPLATE_PARAMETER_MAX_LENGTH}
@@ -184,7 +184,8 @@ class BroadcastForm(forms.ModelForm):
         return scheduled_at
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         template = cleaned.get("template")
         parameters = cleaned.get("template_parameters") or []
         if "template" in self.errors:

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -46,7 +47,7 @@ class Transition:
     """One step of the lifecycle: from which states, to which, recorded as which event, and the
     permission it needs (None: only the system takes it)."""
 
-    label: str
+    label: Promise  # a lazy translation
     sources: tuple[str, ...]
     target: str
     action: str
@@ -117,7 +118,7 @@ TRANSITIONS: dict[str, Transition] = {
 }
 
 
-def _may_take(actor: AbstractBaseUser, name: str, broadcast: Broadcast) -> bool:
+def _may_take(actor: User, name: str, broadcast: Broadcast) -> bool:
     transition = TRANSITIONS[name]
     if transition.permission is None:
         return False
@@ -132,14 +133,14 @@ def _may_take(actor: AbstractBaseUser, name: str, broadcast: Broadcast) -> bool:
     )
 
 
-def four_eyes_refusal(actor: AbstractBaseUser, broadcast: Broadcast) -> str | None:
+def four_eyes_refusal(actor: User, broadcast: Broadcast) -> str | None:
     """Why `actor` may not approve `broadcast` although they may approve (None: they may)."""
     if settings.BROADCAST_FOUR_EYES and broadcast.created_by_id == actor.pk:
         return _("Another person must approve what you wrote.")
     return None
 
 
-def refusal(actor: AbstractBaseUser, name: str, broadcast: Broadcast) -> str | None:
+def refusal(actor: User, name: str, broadcast: Broadcast) -> str | None:
     """Why `actor` may not take step `name` on `broadcast` as it is now (None: they may)."""
     transition = TRANSITIONS[name]
     if not _may_take(actor, name, broadcast):
@@ -156,7 +157,7 @@ def refusal(actor: AbstractBaseUser, name: str, broadcast: Broadcast) -> str | N
     return None
 
 
-def steps_for(actor: AbstractBaseUser, broadcast: Broadcast) -> list[str]:
+def steps_for(actor: User, broadcast: Broadcast) -> list[str]:
     """The steps `actor` can take on `broadcast` now, in the table's order: the admin's buttons.
     Retrying shows only while some failure is worth retrying."""
     return [
@@ -170,14 +171,14 @@ def steps_for(actor: AbstractBaseUser, broadcast: Broadcast) -> list[str]:
     ]
 
 
-def _record(broadcast_id: int, action: str, actor: AbstractBaseUser | None, note: str = "") -> None:
+def _record(broadcast_id: int, action: str, actor: User | None, note: str = "") -> None:
     BroadcastEvent.objects.create(broadcast_id=broadcast_id, action=action, actor=actor, note=note)
 
 
 def _take(
     name: str,
     broadcast: Broadcast,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     *,
     note: str = "",
     target: str | None = None,
@@ -219,16 +220,16 @@ def _send_ranges_soon(broadcast: Broadcast) -> None:
 # --- Steps staff take -------------------------------------------------------------------------
 
 
-def broadcast_submit(*, broadcast: Broadcast, actor: AbstractBaseUser) -> Broadcast:
+def broadcast_submit(*, broadcast: Broadcast, actor: User) -> Broadcast:
     return _take("submit", broadcast, actor)
 
 
-def broadcast_reject(*, broadcast: Broadcast, actor: AbstractBaseUser, note: str = "") -> Broadcast:
+def broadcast_reject(*, broadcast: Broadcast, actor: User, note: str = "") -> Broadcast:
     return _take("reject", broadcast, actor, note=note)
 
 
 def broadcast_approve(
-    *, broadcast: Broadcast, actor: AbstractBaseUser, scheduled_at: datetime | None = None
+    *, broadcast: Broadcast, actor: User, scheduled_at: datetime | None = None
 ) -> Broadcast:
     """Approve for sending now or at `scheduled_at`. Four eyes: the approver is not the author,
     unless BROADCAST_FOUR_EYES is off (a one-person office)."""
@@ -245,7 +246,7 @@ def broadcast_approve(
     return approved
 
 
-def broadcast_send_emergency(*, broadcast: Broadcast, actor: AbstractBaseUser) -> Broadcast:
+def broadcast_send_emergency(*, broadcast: Broadcast, actor: User) -> Broadcast:
     """An emergency goes out in one step, approved by whoever may approve, author or not."""
     approved = _take(
         "emergency",
@@ -265,13 +266,11 @@ def _scheduled_note(scheduled_at: datetime | None) -> str:
     return _("to send at %s") % timezone.localtime(scheduled_at).strftime("%d/%m/%Y %H:%M")
 
 
-def broadcast_pause(
-    *, broadcast: Broadcast, actor: AbstractBaseUser, reason: str = ""
-) -> Broadcast:
+def broadcast_pause(*, broadcast: Broadcast, actor: User, reason: str = "") -> Broadcast:
     return _take("pause", broadcast, actor, note=reason, paused_reason=reason[:500])
 
 
-def broadcast_resume(*, broadcast: Broadcast, actor: AbstractBaseUser) -> Broadcast:
+def broadcast_resume(*, broadcast: Broadcast, actor: User) -> Broadcast:
     """Carry on where it stopped: rows already sent are not sent again."""
     started = broadcast.started_at is not None
     resumed = _take(
@@ -285,7 +284,7 @@ def broadcast_resume(*, broadcast: Broadcast, actor: AbstractBaseUser) -> Broadc
     return resumed
 
 
-def broadcast_cancel(*, broadcast: Broadcast, actor: AbstractBaseUser) -> Broadcast:
+def broadcast_cancel(*, broadcast: Broadcast, actor: User) -> Broadcast:
     """Stop for good. Rows not yet sent end as failed, saying why."""
     with transaction.atomic():
         cancelled = _take("cancel", broadcast, actor, finished_at=timezone.now())
@@ -298,7 +297,7 @@ def broadcast_cancel(*, broadcast: Broadcast, actor: AbstractBaseUser) -> Broadc
     return cancelled
 
 
-def broadcast_retry_failed(*, broadcast: Broadcast, actor: AbstractBaseUser) -> int:
+def broadcast_retry_failed(*, broadcast: Broadcast, actor: User) -> int:
     """Queue again the rows that failed for a reason worth retrying; returns how many."""
     if not _may_take(actor, "retry", broadcast):
         raise TransitionNotAllowed(refusal(actor, "retry", broadcast))

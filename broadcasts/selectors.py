@@ -68,7 +68,7 @@ def broadcast_annotate_funnel(queryset: QuerySet[Broadcast]) -> QuerySet[Broadca
     funnel_failed. Correlated counts over the (broadcast, status) index, in the same query, so
     a page of broadcasts costs one query however many rows each has."""
 
-    def count(*statuses: str) -> Subquery:
+    def count(*statuses: str) -> Coalesce:
         rows = (
             Delivery.objects.filter(broadcast=OuterRef("pk"), status__in=statuses)
             .order_by()

@@ -4,6 +4,7 @@ locks taken in id order. Everything here writes many Delivery rows in one statem
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 
@@ -23,7 +24,7 @@ def deliveries_insert_slice(*, broadcast_id: int, start: int, stop: int, now: da
         FROM {Subscriber._meta.db_table} s
         WHERE s.status = %s AND s.messages_stopped_at IS NULL AND s.id >= %s AND s.id < %s
     """  # noqa: S608 - table names come from models, values are parameters
-    params = [
+    params: list[Any] = [
         broadcast_id,
         Delivery.Status.QUEUED,
         now,
@@ -71,7 +72,7 @@ def deliveries_update_each(
     arrays = ", ".join(["%s::bigint[]", *(f"%s::{sql_type}[]" for _n, sql_type in columns)])
     condition = " AND d.status = %s" if only_sending else ""
     per_column = [list(column) for column in zip(*values.values(), strict=True)]
-    params: list[object] = [*common.values(), list(values), *per_column]
+    params: list[Any] = [*common.values(), list(values), *per_column]
     if only_sending:
         params.append(Delivery.Status.SENDING)
     with connection.cursor() as cursor:

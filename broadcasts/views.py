@@ -12,7 +12,7 @@ from math import ceil
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.http import (
     Http404,
     HttpRequest,
@@ -32,6 +32,7 @@ from broadcasts.models import Broadcast
 from broadcasts.services.authoring import broadcast_send_test as send_test
 from comune.spreadsheets import spreadsheet_cell
 from gateway import GatewayConfigurationError
+from roles.staff import staff_user
 from subscribers.selectors import subscriber_active_list
 
 Status = Broadcast.Status
@@ -70,13 +71,15 @@ def _warn_messaging_limit(request: HttpRequest) -> None:
 
 
 def _submit(request: HttpRequest, broadcast: Broadcast, form: forms.Form | None) -> str:
-    lifecycle.broadcast_submit(broadcast=broadcast, actor=request.user)
+    lifecycle.broadcast_submit(broadcast=broadcast, actor=staff_user(request))
     return gettext("Submitted for approval.")
 
 
 def _approve(request: HttpRequest, broadcast: Broadcast, form: forms.Form | None) -> str:
     scheduled_at = form.cleaned_data["scheduled_at"] if form else None
-    lifecycle.broadcast_approve(broadcast=broadcast, actor=request.user, scheduled_at=scheduled_at)
+    lifecycle.broadcast_approve(
+        broadcast=broadcast, actor=staff_user(request), scheduled_at=scheduled_at
+    )
     _warn_messaging_limit(request)
     if scheduled_at:
         return gettext("Approved: it will be sent at %(when)s.") % {
@@ -87,34 +90,34 @@ def _approve(request: HttpRequest, broadcast: Broadcast, form: forms.Form | None
 
 def _reject(request: HttpRequest, broadcast: Broadcast, form: forms.Form | None) -> str:
     note = form.cleaned_data["note"] if form else ""
-    lifecycle.broadcast_reject(broadcast=broadcast, actor=request.user, note=note)
+    lifecycle.broadcast_reject(broadcast=broadcast, actor=staff_user(request), note=note)
     return gettext("Returned to draft.")
 
 
 def _emergency(request: HttpRequest, broadcast: Broadcast, form: forms.Form | None) -> str:
-    lifecycle.broadcast_send_emergency(broadcast=broadcast, actor=request.user)
+    lifecycle.broadcast_send_emergency(broadcast=broadcast, actor=staff_user(request))
     _warn_messaging_limit(request)
     return gettext("Emergency approved: sending starts now.")
 
 
 def _pause(request: HttpRequest, broadcast: Broadcast, form: forms.Form | None) -> str:
     reason = form.cleaned_data["reason"] if form else ""
-    lifecycle.broadcast_pause(broadcast=broadcast, actor=request.user, reason=reason)
+    lifecycle.broadcast_pause(broadcast=broadcast, actor=staff_user(request), reason=reason)
     return gettext("Paused.")
 
 
 def _resume(request: HttpRequest, broadcast: Broadcast, form: forms.Form | None) -> str:
-    lifecycle.broadcast_resume(broadcast=broadcast, actor=request.user)
+    lifecycle.broadcast_resume(broadcast=broadcast, actor=staff_user(request))
     return gettext("Resumed: citizens who already got it will not get it twice.")
 
 
 def _cancel(request: HttpRequest, broadcast: Broadcast, form: forms.Form | None) -> str:
-    lifecycle.broadcast_cancel(broadcast=broadcast, actor=request.user)
+    lifecycle.broadcast_cancel(broadcast=broadcast, actor=staff_user(request))
     return gettext("Cancelled.")
 
 
 def _retry(request: HttpRequest, broadcast: Broadcast, form: forms.Form | None) -> str:
-    count = lifecycle.broadcast_retry_failed(broadcast=broadcast, actor=request.user)
+    count = lifecycle.broadcast_retry_failed(broadcast=broadcast, actor=staff_user(request))
     return gettext("%(count)s failed deliveries queued again.") % {"count": count}
 
 
@@ -136,13 +139,13 @@ BUTTONS: dict[str, LifecycleButton] = {
 TEST_STATUSES = (Status.DRAFT, Status.AWAITING_APPROVAL, Status.APPROVED, Status.PAUSED)
 
 
-def lifecycle_buttons_for(user: AbstractBaseUser, broadcast: Broadcast) -> list[LifecycleButton]:
+def lifecycle_buttons_for(user: User, broadcast: Broadcast) -> list[LifecycleButton]:
     """The buttons this user sees on this broadcast, in display order."""
     steps = lifecycle.steps_for(user, broadcast)
     return [button for name, button in BUTTONS.items() if name in steps]
 
 
-def may_send_test(user: AbstractBaseUser, broadcast: Broadcast) -> bool:
+def may_send_test(user: User, broadcast: Broadcast) -> bool:
     return broadcast.status in TEST_STATUSES and user.has_perm(lifecycle.CHANGE_PERMISSION)
 
 
@@ -153,7 +156,7 @@ def broadcast_lifecycle(
     button = BUTTONS.get(step)
     if button is None:
         raise Http404
-    refused = lifecycle.refusal(request.user, step, broadcast)
+    refused = lifecycle.refusal(staff_user(request), step, broadcast)
     if refused:
         messages.error(request, refused)
         return HttpResponseRedirect(redirect_to)
@@ -163,7 +166,8 @@ def broadcast_lifecycle(
         if not form.is_valid():
             for errors in form.errors.values():
                 for error in errors:
-                    messages.error(request, error)
+                    # Iterating an ErrorList yields its messages (the stubs add ValidationError).
+                    messages.error(request, error)  # type: ignore[arg-type]
             return HttpResponseRedirect(redirect_to)
     try:
         success = button.run(request, broadcast, form)
@@ -248,7 +252,7 @@ def broadcast_send_test(
     """Ask for a staff member's number (GET), send the broadcast there (POST).
 
     An invalid number shows the form again with the error; the number never enters a URL."""
-    if not may_send_test(request.user, broadcast):
+    if not may_send_test(staff_user(request), broadcast):
         messages.error(
             request, gettext("A test can be sent only before the broadcast goes out, by an editor.")
         )
@@ -257,12 +261,12 @@ def broadcast_send_test(
     if form.is_valid():
         try:
             result = send_test(
-                broadcast=broadcast, actor=request.user, phone=form.cleaned_data["phone"]
+                broadcast=broadcast, actor=staff_user(request), phone=form.cleaned_data["phone"]
             )
         except GatewayConfigurationError as problem:
             messages.error(request, gettext("WhatsApp is not configured: %s") % problem)
         else:
-            if result.ok:
+            if result.error is None:
                 messages.success(request, gettext("Test sent: check your WhatsApp."))
             else:
                 messages.error(

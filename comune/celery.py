@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from celery import Celery
 from celery.schedules import crontab
@@ -68,5 +69,5 @@ def enqueue(
     imports the services: the import graph stays one-way. Every app's tasks module is imported
     when Django starts (its AppConfig.ready), so the name is always registered.
     """
-    options = {"queue": queue, "countdown": countdown}
+    options: dict[str, Any] = {"queue": queue, "countdown": countdown}
     app.tasks[task].apply_async(args, **{k: v for k, v in options.items() if v is not None})

@@ -8,6 +8,7 @@ The number to erase travels only in the POST body: never in a URL, a message or 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext
@@ -17,18 +18,22 @@ from privacy import views
 from privacy.erasure import Erasure, subscriber_erase
 from privacy.forms import EraseForm
 from roles.models import ERASE_SUBSCRIBER
+from roles.staff import staff_user
 from subscribers import admin as subscribers_admin
 from subscribers.models import ConsentRecord, Subscriber
 
+admin.site.unregister(Subscriber)
 
-class SubscriberEraseMixin:
-    """Adds /erase/ to the subscriber admin, for users with the erase permission."""
+
+@admin.register(Subscriber)
+class SubscriberAdmin(subscribers_admin.SubscriberAdmin):
+    """The subscriber admin with /erase/, for users with the erase permission."""
 
     def has_erase_permission(self, request: HttpRequest) -> bool:
         # Superusers hold every permission.
         return request.user.has_perm(ERASE_SUBSCRIBER)
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         opts = self.model._meta
         return [
             path(
@@ -46,7 +51,7 @@ class SubscriberEraseMixin:
         if form.is_valid():
             erasure = subscriber_erase(
                 phone=form.cleaned_data["phone"],
-                actor=request.user,
+                actor=staff_user(request),
                 reference=form.cleaned_data["reference"],
             )
             messages.success(request, self._erasure_message(erasure))
@@ -80,14 +85,6 @@ class SubscriberEraseMixin:
         return message % counts
 
 
-admin.site.unregister(Subscriber)
-
-
-@admin.register(Subscriber)
-class SubscriberAdmin(SubscriberEraseMixin, subscribers_admin.SubscriberAdmin):
-    pass
-
-
 @admin.register(ConsentRecord)
 class ConsentRecordAdmin(subscribers_admin.ReadOnlyAdmin):
     """The consent log, read-only, with the privacy officer's export and subject access."""
@@ -115,10 +112,10 @@ class ConsentRecordAdmin(subscribers_admin.ReadOnlyAdmin):
     def _page_context(self, request: HttpRequest, title: str) -> dict:
         return {**self.admin_site.each_context(request), "opts": self.opts, "title": title}
 
-    def export_view(self, request: HttpRequest) -> HttpResponse:
+    def export_view(self, request: HttpRequest) -> HttpResponseBase:
         context = self._page_context(request, gettext("Export the consent log"))
         return views.consent_export(request, context)
 
-    def subject_access_view(self, request: HttpRequest) -> HttpResponse:
+    def subject_access_view(self, request: HttpRequest) -> HttpResponseBase:
         context = self._page_context(request, gettext("Subject access"))
         return views.subject_access(request, context)

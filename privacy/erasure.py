@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -29,7 +29,7 @@ class Erasure:
     deliveries_deleted: int
 
 
-def subscriber_erase(*, phone: str, actor: AbstractBaseUser, reference: str = "") -> Erasure:
+def subscriber_erase(*, phone: str, actor: User, reference: str = "") -> Erasure:
     """Erase one number at the citizen's request, at once.
 
     An active subscription is withdrawn first (a `withdrawn` record on the admin channel, naming

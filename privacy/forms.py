@@ -35,7 +35,8 @@ class ConsentExportForm(forms.Form):
     format = forms.ChoiceField(label=_("format"), choices=FORMATS, initial="csv")
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         start, end = cleaned.get("occurred_from"), cleaned.get("occurred_to")
         if start and end and start > end:
             raise forms.ValidationError(gettext("The start date is after the end date."))

@@ -12,6 +12,7 @@ import logging
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -30,13 +31,13 @@ CONTENT_TYPES = {
 }
 
 
-def _attachment(response: HttpResponse, filename: str) -> HttpResponse:
+def _attachment(response: HttpResponseBase, filename: str) -> HttpResponseBase:
     """A download; the admin's own wrapper already forbids caching it (never_cache)."""
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
 
-def consent_export(request: HttpRequest, context: dict) -> HttpResponse:
+def consent_export(request: HttpRequest, context: dict) -> HttpResponseBase:
     """The export form (GET without a format), or the chosen part of the log as a download."""
     if not request.user.has_perm(EXPORT_CONSENT_LOG):
         raise PermissionDenied
@@ -66,7 +67,7 @@ def consent_export(request: HttpRequest, context: dict) -> HttpResponse:
     logger.info("consent log exported as %s by user %s", kind, request.user.pk)
     filename = f"consent-log-{timezone.localtime():%Y%m%d-%H%M}.{kind}"
     if kind == "xlsx":
-        response: HttpResponse = FileResponse(
+        response: HttpResponseBase = FileResponse(
             exports.consent_log_xlsx(records),
             content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         )
@@ -76,7 +77,7 @@ def consent_export(request: HttpRequest, context: dict) -> HttpResponse:
     return _attachment(response, filename)
 
 
-def subject_access(request: HttpRequest, context: dict) -> HttpResponse:
+def subject_access(request: HttpRequest, context: dict) -> HttpResponseBase:
     """Ask for a number (GET); everything held about it as a JSON download (POST)."""
     if not request.user.has_perm(SUBJECT_ACCESS):
         raise PermissionDenied

@@ -23,7 +23,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 class ConsentInline(admin.TabularInline):
     model = ConsentRecord
-    fields = ["occurred_at", "action", "channel", "notice", "recorded_at"]
+    fields = ("occurred_at", "action", "channel", "notice", "recorded_at")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -41,7 +41,7 @@ class SubscriberAdmin(SubscriberImportMixin, ReadOnlyAdmin):
     list_filter = ["status"]
     date_hierarchy = "subscribed_at"
     inlines = [ConsentInline]
-    fields = [
+    fields = (
         "phone",
         "wa_user_id",
         "status",
@@ -49,14 +49,14 @@ class SubscriberAdmin(SubscriberImportMixin, ReadOnlyAdmin):
         "unsubscribed_at",
         "last_inbound_at",
         "created_at",
-    ]
+    )
     readonly_fields = ["masked_address"]
 
-    def get_fields(self, request: HttpRequest, obj: Subscriber | None = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Subscriber | None = None) -> tuple[str, ...]:
         """The full number only for those who answer subject-access requests."""
         if request.user.has_perm(SUBJECT_ACCESS):
             return self.fields
-        return ["masked_address", *(f for f in self.fields if f not in ("phone", "wa_user_id"))]
+        return ("masked_address", *(f for f in self.fields if f not in ("phone", "wa_user_id")))
 
     @admin.display(description=_("number"))
     def masked_address(self, obj: Subscriber) -> str:

@@ -125,27 +125,40 @@ class SubscriberImportResource(resources.ModelResource):
         except ValidationError as exc:
             errors = exc.update_error_dict(errors)
         for field, message in self._consent_problems(
-            instance, row_number=kwargs["row_number"], failed=errors.keys()
+            instance,
+            consent_date=instance.consent_date,
+            consent_evidence=instance.consent_evidence,
+            notice_version=instance.notice_version,
+            row_number=kwargs["row_number"],
+            failed=errors.keys(),
         ):
             errors.setdefault(field, []).append(ValidationError(message))
         if errors:
             raise ValidationError(errors)
 
     def _consent_problems(
-        self, instance: Subscriber, *, row_number: int, failed: Collection[str]
+        self,
+        instance: Subscriber,
+        *,
+        consent_date: datetime | None,
+        consent_evidence: str | None,
+        notice_version: str | None,
+        row_number: int,
+        failed: Collection[str],
     ) -> list[tuple[str, str]]:
+        """The row's problems; the consent columns are those the import carries on `instance`."""
         problems = []
         if "phone" not in failed:
             problems += self._phone_problems(instance, row_number=row_number)
         if "consent_date" not in failed:
-            if instance.consent_date is None:
+            if consent_date is None:
                 problems.append(("consent_date", _("The consent date is missing.")))
-            elif instance.consent_date > timezone.now():
+            elif consent_date > timezone.now():
                 problems.append(("consent_date", _("The consent date is in the future.")))
             elif (
                 not instance.is_subscribed
                 and instance.keyword_at
-                and instance.consent_date < instance.keyword_at
+                and consent_date < instance.keyword_at
             ):
                 problems.append(
                     (
@@ -154,7 +167,7 @@ class SubscriberImportResource(resources.ModelResource):
                         % {"date": date_format(timezone.localtime(instance.keyword_at))},
                     )
                 )
-        evidence = (instance.consent_evidence or "").strip()
+        evidence = (consent_evidence or "").strip()
         if not evidence:
             problems.append(
                 (
@@ -170,11 +183,13 @@ class SubscriberImportResource(resources.ModelResource):
                     % {"max": EVIDENCE_MAX_LENGTH},
                 )
             )
-        if self._notice(instance.notice_version) is None:
-            problems.append(("notice_version", self._notice_problem(instance.notice_version)))
+        if self._notice(notice_version) is None:
+            problems.append(("notice_version", self._notice_problem(notice_version)))
         return problems
 
     def _phone_problems(self, instance: Subscriber, *, row_number: int) -> list[tuple[str, str]]:
+        if instance.phone is None:  # no number read: the phone column reports it
+            return []
         first_row = self._row_of_phone.setdefault(instance.phone, row_number)
         if first_row != row_number:
             return [("phone", _("The same number is on row %(row)s.") % {"row": first_row})]
@@ -210,8 +225,9 @@ class SubscriberImportResource(resources.ModelResource):
 
     @staticmethod
     def _notice_problem(version: str | None) -> str:
-        if (version or "").strip():
-            return _("No privacy notice has version %(version)s.") % {"version": version.strip()}
+        version = (version or "").strip()
+        if version:
+            return _("No privacy notice has version %(version)s.") % {"version": version}
         return _("No privacy notice is published yet: publish one before importing.")
 
     def save_instance(self, instance, is_create, row, **kwargs) -> None:

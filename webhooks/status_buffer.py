@@ -90,7 +90,7 @@ def stranded() -> bool:
     return bool(client.llen(pending)) and not client.exists(draining)
 
 
-def _statuses(body: bytes) -> list[gateway.StatusUpdate]:
+def _statuses(body: bytes | str) -> list[gateway.StatusUpdate]:
     try:
         payload = json.loads(body)
     except (ValueError, RecursionError):

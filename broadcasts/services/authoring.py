@@ -3,7 +3,7 @@ mirrored from Meta."""
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -14,7 +14,7 @@ from broadcasts.services.sending import broadcast_message
 Action = BroadcastEvent.Action
 
 
-def broadcast_create(*, author: AbstractBaseUser, **fields: object) -> Broadcast:
+def broadcast_create(*, author: User, **fields: object) -> Broadcast:
     with transaction.atomic():
         broadcast = Broadcast.objects.create(created_by=author, **fields)
         BroadcastEvent.objects.create(broadcast=broadcast, action=Action.CREATED, actor=author)
@@ -31,9 +31,7 @@ def broadcast_update_draft(*, broadcast: Broadcast, changes: dict[str, object]) 
     )
 
 
-def broadcast_send_test(
-    *, broadcast: Broadcast, actor: AbstractBaseUser, phone: str
-) -> gateway.SendResult:
+def broadcast_send_test(*, broadcast: Broadcast, actor: User, phone: str) -> gateway.SendResult:
     """Send the broadcast, as a citizen would get it, to one staff number before approval."""
     message = broadcast_message(broadcast=broadcast, to=phone, callback_data=None)
     with gateway.get_backend() as backend:

@@ -3,6 +3,7 @@ send them."""
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 
 from django.conf import settings
@@ -44,8 +45,8 @@ def broadcasts_dispatch_due(*, now: datetime | None = None) -> list[int]:
             for pk, priority in due_broadcasts:
                 queue = broadcast_queue(emergency=priority == Broadcast.Priority.EMERGENCY)
                 transaction.on_commit(
-                    lambda pk=pk, queue=queue: enqueue(
-                        "broadcasts.tasks.broadcast_fan_out", pk, queue=queue
+                    functools.partial(
+                        enqueue, "broadcasts.tasks.broadcast_fan_out", pk, queue=queue
                     )
                 )
     return ids

@@ -3,6 +3,7 @@ here harmless to repeat: a row is sent at most once whatever runs twice."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import datetime, timedelta
 
@@ -31,7 +32,9 @@ def deliveries_requeue_stuck(*, now: datetime | None = None) -> int:
     broadcast_ids = set(stuck.values_list("broadcast_id", flat=True).distinct())
     count = stuck.update(status=Delivery.Status.QUEUED, next_attempt_at=None)
     for broadcast_id in broadcast_ids:
-        transaction.on_commit(lambda pk=broadcast_id: deliveries_enqueue_ranges(broadcast_id=pk))
+        transaction.on_commit(
+            functools.partial(deliveries_enqueue_ranges, broadcast_id=broadcast_id)
+        )
     if count:
         logger.warning("requeued %s deliveries left in 'sending' by a lost worker", count)
     return count

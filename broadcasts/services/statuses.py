@@ -16,7 +16,7 @@ from subscribers.services.delivery import subscribers_note_reached, subscribers_
 
 DeliveryStatus = Delivery.Status
 
-_LADDER = [DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.READ]
+_LADDER: list[str] = [DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.READ]
 _STATUS_TIME_FIELD = {
     DeliveryStatus.SENT: "sent_at",
     DeliveryStatus.DELIVERED: "delivered_at",
@@ -82,7 +82,7 @@ def _climb(updates: list[gateway.StatusUpdate]) -> int:
         return 0
     climbs = _climbs_by_message(updates)
     by_delivery_id = {c.delivery_id: wamid for wamid, c in climbs.items() if c.delivery_id}
-    ranks = {DeliveryStatus.QUEUED: -1, DeliveryStatus.SENDING: -1}
+    ranks: dict[str, int] = {DeliveryStatus.QUEUED: -1, DeliveryStatus.SENDING: -1}
     ranks.update({step: rank for rank, step in enumerate(_LADDER)})
     changes: dict[int, tuple] = {}
     reached: list[int] = []

@@ -36,7 +36,7 @@ _KEYWORD_INTENTS = {
 
 
 # What a keyword earns, by what it did; a stale keyword (overtaken by a newer one) gets nothing.
-_KEYWORD_REPLIES = {
+_KEYWORD_REPLIES: dict[str, dict[Outcome, str]] = {
     InboundMessage.Intent.SUBSCRIBE: {
         Outcome.CHANGED: InboundMessage.Reply.SUBSCRIBED,
         Outcome.REPEATED: InboundMessage.Reply.ALREADY_SUBSCRIBED,
@@ -101,6 +101,7 @@ def inbound_message_receive(*, message: gateway.InboundMessage) -> InboundMessag
         if not created:
             return None
 
+        subscriber: Subscriber | None
         if intent in _KEYWORD_REPLIES:
             subscriber, outcome = consent_change(
                 subscribe=intent == InboundMessage.Intent.SUBSCRIBE,
@@ -176,10 +177,10 @@ def inbound_reply_send(*, inbound_message_id: int, final_attempt: bool = False) 
     )
     with gateway.get_backend() as backend:
         result = backend.send(message)
-    if result.ok:
+    error = result.error
+    if error is None:
         InboundMessage.objects.filter(pk=inbound.pk).update(reply_wamid=result.message_id or "")
         return
-    error = result.error
     if error.retryable and not final_attempt:
         raise ReplyNotDelivered(f"{error.code}: {error.title}")
     logger.warning(

@@ -14,7 +14,9 @@ class Command(BaseCommand):
         try:
             broken = consent_chain_first_break(records)
         finally:
-            records.close()  # stopping early must not leave the database cursor open
+            # Stopping early must not leave the database cursor open. iterator() returns a
+            # generator; the stubs say only Iterator.
+            records.close()  # type: ignore[attr-defined]
         if broken is not None:
             raise CommandError(
                 f"Consent record {broken.record_id} (sequence {broken.sequence}): {broken.reason}."
