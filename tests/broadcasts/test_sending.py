@@ -1,163 +1,22 @@
-"""A broadcast's life as staff and citizens observe it (tasks run in-process here)."""
+"""Delivery as citizens observe it: fan-out, sends, statuses, the reaper, what Meta's answers
+change (tasks run in-process here)."""
 
 from datetime import UTC, datetime, timedelta
-from unittest import mock
 
 import pytest
 
 import gateway
-from broadcasts import lifecycle, selectors
+from broadcasts import selectors
 from broadcasts.models import Broadcast, Delivery
-from broadcasts.services import authoring, fanout, recovery
+from broadcasts.services import authoring, recovery
 from broadcasts.services.sending import deliveries_send_range
 from broadcasts.services.statuses import deliveries_apply_statuses
 from subscribers.models import Subscriber
+from tests.broadcasts.steps import fan_out_without_sending, sending
 
 pytestmark = pytest.mark.django_db
 
 A, B, C = "+393331111111", "+393332222222", "+393333333333"
-
-
-def approve(broadcast, approver, run_on_commit, **kwargs):
-    lifecycle.broadcast_submit(broadcast=broadcast, actor=broadcast.created_by)
-    with run_on_commit():
-        return lifecycle.broadcast_approve(broadcast=broadcast, actor=approver, **kwargs)
-
-
-def events(broadcast):
-    return list(broadcast.events.values_list("action", "actor__username"))
-
-
-def test_an_approved_broadcast_reaches_every_subscriber_once(
-    draft, approver, subscribe, unsubscribe, whatsapp_outbox, run_on_commit
-):
-    subscribe(A, B, C)
-    unsubscribe(C)
-
-    approve(draft, approver, run_on_commit)
-
-    draft.refresh_from_db()
-    assert draft.status == Broadcast.Status.SENT
-    assert sorted(m.to for m in whatsapp_outbox) == [A, B]
-    # Outside the 24-hour window only a template is delivered.
-    assert all(isinstance(m, gateway.TemplateMessage) for m in whatsapp_outbox)
-    assert whatsapp_outbox[0].rendered_body() == (
-        "Avviso dal Comune: via Roma chiusa domani dalle 8 alle 18"
-    )
-    counts = selectors.broadcast_delivery_counts(broadcast_id=draft.pk)
-    assert (counts.total, counts.sent, counts.queued, counts.failed) == (2, 2, 0, 0)
-    assert events(draft) == [
-        ("created", "editor"),
-        ("submitted", "editor"),
-        ("approved", "approver"),
-        ("sending started", None),
-        ("sent", None),
-    ]
-
-
-def test_inside_the_window_the_text_goes_as_written(
-    draft, approver, subscribe, whatsapp_outbox, run_on_commit
-):
-    subscribe(A, at=datetime.now(UTC) - timedelta(hours=1))
-    Subscriber.objects.update(last_inbound_at=datetime.now(UTC) - timedelta(hours=1))
-
-    approve(draft, approver, run_on_commit)
-
-    [message] = whatsapp_outbox
-    assert isinstance(message, gateway.TextMessage)
-    assert message.body == draft.body
-    assert message.callback_data == f"d:{Delivery.objects.get().pk}"
-
-
-def test_the_author_cannot_approve_their_own_broadcast(draft, editor, settings):
-    editor.user_permissions.add(*approver_permissions())
-    editor = type(editor).objects.get(pk=editor.pk)
-    lifecycle.broadcast_submit(broadcast=draft, actor=editor)
-
-    with pytest.raises(lifecycle.TransitionNotAllowed, match="Another person"):
-        lifecycle.broadcast_approve(broadcast=draft, actor=editor)
-
-    settings.BROADCAST_FOUR_EYES = False  # a one-person office
-    assert lifecycle.broadcast_approve(broadcast=draft, actor=editor).status == "approved"
-
-
-def approver_permissions():
-    from django.contrib.auth.models import Permission
-
-    return Permission.objects.filter(codename="approve_broadcast")
-
-
-def test_an_editor_cannot_approve(draft, editor):
-    lifecycle.broadcast_submit(broadcast=draft, actor=editor)
-    other_editor = type(editor).objects.create_user("other", is_staff=True)
-
-    with pytest.raises(lifecycle.TransitionNotAllowed):
-        lifecycle.broadcast_approve(broadcast=draft, actor=other_editor)
-    draft.refresh_from_db()
-    assert draft.status == Broadcast.Status.AWAITING_APPROVAL
-
-
-def test_an_emergency_is_approved_and_sent_in_one_step_by_its_author(
-    approver, subscribe, whatsapp_outbox, run_on_commit
-):
-    subscribe(A)
-    emergency = authoring.broadcast_create(
-        author=approver,
-        title="Allerta meteo",
-        body="Allerta rossa: restate in casa.",
-        category=Broadcast.Category.EMERGENCY,
-        priority=Broadcast.Priority.EMERGENCY,
-    )
-    with run_on_commit():
-        lifecycle.broadcast_send_emergency(broadcast=emergency, actor=approver)
-
-    emergency.refresh_from_db()
-    assert emergency.status == Broadcast.Status.SENT
-    assert [m.to for m in whatsapp_outbox] == [A]
-
-
-def test_a_normal_broadcast_cannot_skip_approval(draft, approver):
-    with pytest.raises(lifecycle.TransitionNotAllowed):
-        lifecycle.broadcast_send_emergency(broadcast=draft, actor=approver)
-
-
-def test_a_scheduled_broadcast_starts_at_its_time_and_only_once(
-    draft, approver, subscribe, whatsapp_outbox, run_on_commit
-):
-    subscribe(A)
-    send_at = datetime.now(UTC) + timedelta(hours=2)
-    approve(draft, approver, run_on_commit, scheduled_at=send_at)
-    assert whatsapp_outbox == []
-
-    assert fanout.broadcasts_dispatch_due(now=send_at - timedelta(seconds=1)) == []
-    with run_on_commit():
-        assert fanout.broadcasts_dispatch_due(now=send_at) == [draft.pk]
-    assert fanout.broadcasts_dispatch_due(now=send_at + timedelta(seconds=5)) == []
-
-    assert [m.to for m in whatsapp_outbox] == [A]
-
-
-def test_quiet_hours_hold_a_normal_broadcast_but_not_an_emergency(draft, approver, settings):
-    settings.BROADCAST_QUIET_HOURS = (
-        datetime.strptime("21:00", "%H:%M").time(),
-        datetime.strptime("08:00", "%H:%M").time(),
-    )
-    settings.TIME_ZONE = "Europe/Rome"
-    night = datetime(2026, 11, 25, 22, 30, tzinfo=UTC)  # 23:30 in Rome
-    morning = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)  # 08:00 in Rome
-    lifecycle.broadcast_submit(broadcast=draft, actor=draft.created_by)
-    lifecycle.broadcast_approve(broadcast=draft, actor=approver)
-    emergency = authoring.broadcast_create(
-        author=approver,
-        title="Allerta",
-        body="Allerta.",
-        category=Broadcast.Category.EMERGENCY,
-        priority=Broadcast.Priority.EMERGENCY,
-    )
-    lifecycle.broadcast_send_emergency(broadcast=emergency, actor=approver)
-
-    assert fanout.broadcasts_dispatch_due(now=night) == [emergency.pk]
-    assert fanout.broadcasts_dispatch_due(now=morning) == [draft.pk]
 
 
 def test_a_citizen_who_leaves_mid_broadcast_gets_nothing_more(
@@ -175,17 +34,12 @@ def test_a_citizen_who_leaves_mid_broadcast_gets_nothing_more(
     assert failed.error_title == "No longer subscribed"
 
 
-def _fan_out_without_sending(broadcast):
-    with mock.patch.object(fanout, "deliveries_enqueue_ranges"):
-        return fanout.broadcast_fan_out(broadcast_id=broadcast.pk)
-
-
 def test_fan_out_twice_creates_each_row_once(draft, subscribe):
     subscribe(A, B)
-    assert _fan_out_without_sending(draft) == 2
-    assert _fan_out_without_sending(draft) == 0
+    assert fan_out_without_sending(draft) == 2
+    assert fan_out_without_sending(draft) == 0
     subscribe(C)  # since the first run: the slice meets existing rows and adds only the new one
-    assert _fan_out_without_sending(draft) == 1
+    assert fan_out_without_sending(draft) == 1
     assert sorted(Delivery.objects.values_list("subscriber__phone", flat=True)) == [A, B, C]
 
 
@@ -193,14 +47,7 @@ def test_fan_out_is_set_based(draft, django_assert_max_num_queries, subscribe, s
     subscribe(*[f"+39333000{i:04d}" for i in range(50)])
     settings.BROADCAST_FAN_OUT_SLICE = 1000
     with django_assert_max_num_queries(5):  # the bounds, then one INSERT in its savepoint
-        assert _fan_out_without_sending(draft) == 50
-
-
-def sending(draft, approver):
-    lifecycle.broadcast_submit(broadcast=draft, actor=draft.created_by)
-    lifecycle.broadcast_approve(broadcast=draft, actor=approver)
-    fanout.broadcasts_dispatch_due()
-    _fan_out_without_sending(draft)
+        assert fan_out_without_sending(draft) == 50
 
 
 def status_update(delivery, status, *, seconds=0, callback=True, errors=()):
@@ -346,7 +193,7 @@ def test_a_citizen_who_stopped_business_messages_is_not_sent_to_until_they_write
     second = authoring.broadcast_create(
         author=draft.created_by, title="Altro", body="Altro", category="event"
     )
-    assert _fan_out_without_sending(second) == 0
+    assert fan_out_without_sending(second) == 0
 
     from subscribers.services.inbound import inbound_message_receive
 
@@ -360,22 +207,7 @@ def test_a_citizen_who_stopped_business_messages_is_not_sent_to_until_they_write
             text="ciao",
         )
     )
-    assert _fan_out_without_sending(second) == 1
-
-
-def test_cancel_ends_the_rows_not_yet_sent(draft, approver, subscribe):
-    subscribe(A, B)
-    sending(draft, approver)
-
-    lifecycle.broadcast_cancel(broadcast=draft, actor=approver)
-
-    assert set(Delivery.objects.values_list("status", "error_title")) == {
-        ("failed", "Broadcast cancelled")
-    }
-    draft.refresh_from_db()
-    assert draft.status == Broadcast.Status.CANCELLED
-    with pytest.raises(lifecycle.TransitionNotAllowed):
-        lifecycle.broadcast_resume(broadcast=draft, actor=approver)
+    assert fan_out_without_sending(second) == 1
 
 
 def test_the_messaging_limit_spreads_the_rest_over_the_next_window(
