@@ -29,8 +29,8 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from broadcasts import lifecycle, selectors, views
-from broadcasts.forms import ApproveForm, BroadcastForm, TestSendForm
-from broadcasts.models import Broadcast, MessageTemplate
+from broadcasts.forms import ApproveForm, BroadcastForm, StaffTestNumberForm, TestSendForm
+from broadcasts.models import Broadcast, MessageTemplate, StaffTestNumber
 from broadcasts.services.authoring import broadcast_create, broadcast_update_draft
 from gateway.formatting import (
     TEMPLATE_PARAMETER_MAX_LENGTH,
@@ -39,6 +39,7 @@ from gateway.formatting import (
     whatsapp_to_html,
 )
 from roles.staff import staff_user
+from subscribers.phones import mask_address
 
 Status = Broadcast.Status
 EDITABLE_FIELDS = BroadcastForm.Meta.fields
@@ -186,7 +187,7 @@ class BroadcastAdmin(admin.ModelAdmin):
             obj._state.adding, obj._state.db = False, created._state.db
             return
         changed = {name: values[name] for name in form.changed_data if name in values}
-        if not broadcast_update_draft(broadcast=obj, changes=changed):
+        if not broadcast_update_draft(broadcast=obj, actor=staff_user(request), changes=changed):
             messages.warning(
                 request, gettext("The broadcast is no longer a draft: your changes were not saved.")
             )
@@ -317,7 +318,7 @@ class BroadcastAdmin(admin.ModelAdmin):
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "original": obj,
-            "title": gettext("Send a test to my number"),
+            "title": gettext("Send a test"),
         }
         return views.broadcast_send_test(request, obj, context, views.change_url(obj))
 
@@ -354,3 +355,29 @@ class MessageTemplateAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(StaffTestNumber)
+class StaffTestNumberAdmin(admin.ModelAdmin):
+    """The staff's own numbers that tests may go to: listed by an Administrator (the only role
+    holding these permissions), shown masked."""
+
+    form = StaffTestNumberForm
+    list_display = ["label", "masked_phone", "added_by", "added_at"]
+
+    @admin.display(description=_("phone number"))
+    def masked_phone(self, obj: StaffTestNumber) -> str:
+        return mask_address(obj.phone)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return ("label", "masked_phone", "added_by", "added_at") if obj else ("label", "phone")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return ("label", "masked_phone", "added_by", "added_at") if obj else ()
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False if obj else super().has_change_permission(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: StaffTestNumber, form, change: bool) -> None:
+        obj.added_by = staff_user(request)
+        super().save_model(request, obj, form, change)

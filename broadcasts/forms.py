@@ -12,7 +12,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from broadcasts.models import Broadcast
+from broadcasts.models import Broadcast, StaffTestNumber
 from gateway.formatting import (
     TEMPLATE_PARAMETER_MAX_LENGTH,
     TEXT_BODY_MAX_LENGTH,
@@ -233,4 +233,17 @@ class PauseForm(forms.Form):
 
 
 class TestSendForm(forms.Form):
-    phone = PhoneNumberField(label=_("your WhatsApp number"), autocomplete="tel")
+    test_number = forms.ModelChoiceField(
+        label=_("staff test number"),
+        queryset=StaffTestNumber.objects.all(),
+        empty_label=None,
+        help_text=_("An Administrator lists the staff's test numbers in the admin."),
+    )
+
+
+class StaffTestNumberForm(forms.ModelForm):
+    phone = PhoneNumberField(label=_("phone number"), autocomplete="tel")
+
+    class Meta:
+        model = StaffTestNumber
+        fields = ["label", "phone"]

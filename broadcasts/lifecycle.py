@@ -4,6 +4,11 @@ lives: the admin's buttons ask `refusal()` what to show, the services enforce th
 
     draft ▶ awaiting approval ▶ approved ▶ sending ▶ sent
                  (paused and cancelled on the way; an emergency goes from draft to approved)
+
+Four eyes: an approval comes from someone who neither wrote nor changed the content, and only
+while the content is what was submitted (its fingerprint). Sending an emergency alone is a
+permission of its own (the mayor, civil protection), only for the emergency category, and every
+other approver is told at once and confirms it afterwards.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ Action = BroadcastEvent.Action
 
 APPROVE_PERMISSION = "broadcasts.approve_broadcast"
 CHANGE_PERMISSION = "broadcasts.change_broadcast"
+SEND_ALONE_PERMISSION = "broadcasts.send_emergency_alone"
 
 UNFINISHED = (
     Status.DRAFT,
@@ -49,7 +55,7 @@ class Transition:
 
     label: Promise  # a lazy translation
     sources: tuple[str, ...]
-    target: str
+    target: str  # "": the status stays
     action: str
     permission: str | None
 
@@ -74,6 +80,14 @@ TRANSITIONS: dict[str, Transition] = {
         (Status.DRAFT, Status.AWAITING_APPROVAL),
         Status.APPROVED,
         Action.EMERGENCY,
+        SEND_ALONE_PERMISSION,
+    ),
+    # Another approver vouches for an emergency sent alone; the status stays as it is.
+    "confirm": Transition(
+        gettext_lazy("Confirm the emergency"),
+        (Status.APPROVED, Status.SENDING, Status.PAUSED, Status.SENT, Status.CANCELLED),
+        "",
+        Action.CONFIRMED,
         APPROVE_PERMISSION,
     ),
     "reject": Transition(
@@ -133,11 +147,27 @@ def _may_take(actor: User, name: str, broadcast: Broadcast) -> bool:
     )
 
 
+def contributors(broadcast: Broadcast) -> set[int]:
+    """Who wrote or changed the content: the author and everyone who edited it."""
+    edited = broadcast.events.filter(action=Action.EDITED, actor__isnull=False)
+    return {broadcast.created_by_id, *edited.values_list("actor_id", flat=True)}
+
+
 def four_eyes_refusal(actor: User, broadcast: Broadcast) -> str | None:
     """Why `actor` may not approve `broadcast` although they may approve (None: they may)."""
-    if settings.BROADCAST_FOUR_EYES and broadcast.created_by_id == actor.pk:
+    if broadcast.submitted_fingerprint != broadcast.content_fingerprint:
+        return _("The content changed after it was submitted: return it to draft and submit it.")
+    if not settings.BROADCAST_FOUR_EYES:
+        return None
+    if broadcast.created_by_id == actor.pk:
         return _("Another person must approve what you wrote.")
+    if actor.pk in contributors(broadcast):
+        return _("Another person must approve what you changed.")
     return None
+
+
+def _emergency_sent_alone(broadcast: Broadcast) -> BroadcastEvent | None:
+    return broadcast.events.filter(action=Action.EMERGENCY).order_by("-id").first()
 
 
 def refusal(actor: User, name: str, broadcast: Broadcast) -> str | None:
@@ -152,8 +182,21 @@ def refusal(actor: User, name: str, broadcast: Broadcast) -> str | None:
         }
     if name == "approve":
         return four_eyes_refusal(actor, broadcast)
-    if name == "emergency" and not broadcast.is_emergency:
+    if name == "emergency" and broadcast.category != Broadcast.Category.EMERGENCY:
         return _("Only an emergency can be approved and sent in one step.")
+    if name == "confirm":
+        return _confirm_refusal(actor, broadcast)
+    return None
+
+
+def _confirm_refusal(actor: User, broadcast: Broadcast) -> str | None:
+    sent_alone = _emergency_sent_alone(broadcast)
+    if sent_alone is None:
+        return _("Only an emergency sent alone is confirmed afterwards.")
+    if sent_alone.actor_id == actor.pk:
+        return _("Another approver must confirm the emergency you sent.")
+    if broadcast.events.filter(action=Action.CONFIRMED, id__gt=sent_alone.pk).exists():
+        return _("This emergency is already confirmed.")
     return None
 
 
@@ -197,7 +240,7 @@ def _take(
             }
         if refused:
             raise TransitionNotAllowed(refused)
-        locked.status = target or transition.target
+        locked.status = target or transition.target or locked.status
         for field, value in fields.items():
             setattr(locked, field, value)
         locked.save(update_fields=["status", *fields])
@@ -221,7 +264,12 @@ def _send_ranges_soon(broadcast: Broadcast) -> None:
 
 
 def broadcast_submit(*, broadcast: Broadcast, actor: User) -> Broadcast:
-    return _take("submit", broadcast, actor)
+    """Submit for approval, fingerprinting the content: an approval is of exactly this."""
+    with transaction.atomic():
+        submitted = _take("submit", broadcast, actor)
+        submitted.submitted_fingerprint = submitted.content_fingerprint
+        submitted.save(update_fields=["submitted_fingerprint"])
+    return submitted
 
 
 def broadcast_reject(*, broadcast: Broadcast, actor: User, note: str = "") -> Broadcast:
@@ -247,17 +295,27 @@ def broadcast_approve(
 
 
 def broadcast_send_emergency(*, broadcast: Broadcast, actor: User) -> Broadcast:
-    """An emergency goes out in one step, approved by whoever may approve, author or not."""
+    """An emergency goes out in one step, by someone allowed to send one alone, author or not.
+    Every other approver is told at once, and one of them confirms it afterwards."""
     approved = _take(
         "emergency",
         broadcast,
         actor,
+        priority=Broadcast.Priority.EMERGENCY,
         approved_by=actor,
         approved_at=timezone.now(),
         scheduled_at=None,
     )
     transaction.on_commit(_dispatch_soon)
+    transaction.on_commit(
+        lambda: enqueue("broadcasts.tasks.approvers_notify_emergency", approved.pk)
+    )
     return approved
+
+
+def broadcast_confirm_emergency(*, broadcast: Broadcast, actor: User) -> Broadcast:
+    """Another approver vouches, after the fact, for an emergency sent alone."""
+    return _take("confirm", broadcast, actor)
 
 
 def _scheduled_note(scheduled_at: datetime | None) -> str:

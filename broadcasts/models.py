@@ -1,9 +1,13 @@
+import hashlib
+import json
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from subscribers.models import Subscriber
+from subscribers.phones import mask_address
 
 
 class MessageTemplate(models.Model):
@@ -36,6 +40,18 @@ class MessageTemplate(models.Model):
 
 class Broadcast(models.Model):
     """A message staff write once and the service delivers to every subscriber, individually."""
+
+    # What four eyes approve: a change to any of these after submission voids the submission.
+    CONTENT_FIELDS = (
+        "title",
+        "body",
+        "category",
+        "priority",
+        "template_id",
+        "template_parameters",
+        "media_url",
+        "is_public",
+    )
 
     class Category(models.TextChoices):
         PUBLIC_UTILITY = "public_utility", _("public utility")
@@ -97,6 +113,10 @@ class Broadcast(models.Model):
     approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    # The content's fingerprint when it was submitted: approval compares it with the content now.
+    submitted_fingerprint = models.CharField(
+        _("fingerprint at submission"), max_length=64, blank=True, editable=False
+    )
     # Delivery counts per status, kept when retention deletes the per-recipient rows.
     archived_counts = models.JSONField(
         _("archived delivery counts"), null=True, blank=True, editable=False
@@ -107,7 +127,8 @@ class Broadcast(models.Model):
         verbose_name_plural = _("broadcasts")
         ordering = ["-created_at"]
         permissions = [
-            ("approve_broadcast", _("Can approve, schedule, send, pause and cancel broadcasts"))
+            ("approve_broadcast", _("Can approve, schedule, send, pause and cancel broadcasts")),
+            ("send_emergency_alone", _("Can approve and send an emergency alone")),
         ]
         indexes = [models.Index(fields=["status", "scheduled_at"], name="broadcast_due_idx")]
 
@@ -117,6 +138,13 @@ class Broadcast(models.Model):
     @property
     def is_emergency(self) -> bool:
         return self.priority == self.Priority.EMERGENCY
+
+    @property
+    def content_fingerprint(self) -> str:
+        """SHA-256 over the content four eyes approve (CONTENT_FIELDS), canonical JSON."""
+        content = {name: getattr(self, name) for name in self.CONTENT_FIELDS}
+        canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 class BroadcastEvent(models.Model):
@@ -135,6 +163,8 @@ class BroadcastEvent(models.Model):
         RETRYING = "retrying failed deliveries", _("retrying failed deliveries")
         TEST_SENT = "test sent", _("test sent")
         SENT = "sent", _("sent")
+        EDITED = "edited", _("content edited")
+        CONFIRMED = "emergency confirmed", _("emergency confirmed by another approver")
 
     broadcast = models.ForeignKey(Broadcast, on_delete=models.CASCADE, related_name="events")
     action = models.CharField(_("action"), max_length=32, choices=Action.choices)
@@ -224,3 +254,27 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.broadcast_id}/{self.subscriber_id} {self.status}"
+
+
+class StaffTestNumber(models.Model):
+    """A staff member's WhatsApp number that tests may go to, listed by an Administrator: a test
+    sends unapproved text from the comune's number, so it never goes anywhere else."""
+
+    phone = models.CharField(_("phone number"), max_length=32, unique=True)
+    label = models.CharField(_("whose"), max_length=100)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("added by"),
+        editable=False,
+    )
+    added_at = models.DateTimeField(_("added at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("staff test number")
+        verbose_name_plural = _("staff test numbers")
+        ordering = ["label"]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({mask_address(self.phone)})"

@@ -5,11 +5,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from broadcasts.models import Broadcast, Delivery
+from broadcasts.models import Broadcast, BroadcastEvent, Delivery
 
 
 @dataclass(frozen=True)
@@ -144,3 +144,18 @@ def in_quiet_hours(moment: datetime) -> bool:
         return False
     local = timezone.localtime(moment).time()
     return local >= start or local < end if start > end else start <= local < end
+
+
+def broadcasts_emergencies_to_confirm() -> QuerySet[Broadcast]:
+    """Emergencies sent alone that no other approver has confirmed yet, newest first."""
+    sent_alone = BroadcastEvent.objects.filter(
+        broadcast=OuterRef("pk"), action=BroadcastEvent.Action.EMERGENCY
+    )
+    confirmed = BroadcastEvent.objects.filter(
+        broadcast=OuterRef("pk"), action=BroadcastEvent.Action.CONFIRMED
+    )
+    return (
+        Broadcast.objects.filter(Exists(sent_alone))
+        .exclude(Exists(confirmed))
+        .order_by("-approved_at", "-id")
+    )

@@ -4,7 +4,7 @@
 from celery import shared_task
 
 from broadcasts.models import Broadcast
-from broadcasts.services import fanout, recovery, sending
+from broadcasts.services import fanout, notifications, recovery, sending
 from comune.celery import broadcast_queue
 
 
@@ -52,3 +52,8 @@ def deliveries_send_range(broadcast_id: int, first_id: int, last_id: int) -> Non
 def deliveries_requeue_stuck() -> None:
     recovery.deliveries_requeue_stuck()
     recovery.broadcasts_resume_stalled()
+
+
+@shared_task
+def approvers_notify_emergency(broadcast_id: int) -> None:
+    notifications.approvers_notify_emergency(broadcast_id=broadcast_id)

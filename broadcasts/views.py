@@ -29,6 +29,7 @@ from django.utils.translation import gettext
 from broadcasts import lifecycle, selectors
 from broadcasts.forms import ApproveForm, NoteForm, PauseForm, TestSendForm
 from broadcasts.models import Broadcast
+from broadcasts.services.authoring import TestSendRefused
 from broadcasts.services.authoring import broadcast_send_test as send_test
 from comune.spreadsheets import spreadsheet_cell
 from gateway import GatewayConfigurationError
@@ -100,6 +101,11 @@ def _emergency(request: HttpRequest, broadcast: Broadcast, form: forms.Form | No
     return gettext("Emergency approved: sending starts now.")
 
 
+def _confirm(request: HttpRequest, broadcast: Broadcast, form: forms.Form | None) -> str:
+    lifecycle.broadcast_confirm_emergency(broadcast=broadcast, actor=staff_user(request))
+    return gettext("Emergency confirmed.")
+
+
 def _pause(request: HttpRequest, broadcast: Broadcast, form: forms.Form | None) -> str:
     reason = form.cleaned_data["reason"] if form else ""
     lifecycle.broadcast_pause(broadcast=broadcast, actor=staff_user(request), reason=reason)
@@ -127,6 +133,7 @@ BUTTONS: dict[str, LifecycleButton] = {
         LifecycleButton("submit", _submit),
         LifecycleButton("approve", _approve, form_class=ApproveForm),
         LifecycleButton("emergency", _emergency, danger=True),
+        LifecycleButton("confirm", _confirm),
         LifecycleButton("reject", _reject, form_class=NoteForm),
         LifecycleButton("pause", _pause, form_class=PauseForm),
         LifecycleButton("resume", _resume),
@@ -249,9 +256,10 @@ def broadcast_delivery_report(request: HttpRequest, broadcast: Broadcast) -> Str
 def broadcast_send_test(
     request: HttpRequest, broadcast: Broadcast, context: dict, redirect_to: str
 ) -> HttpResponse:
-    """Ask for a staff member's number (GET), send the broadcast there (POST).
+    """Ask which staff test number (GET), send the broadcast there (POST).
 
-    An invalid number shows the form again with the error; the number never enters a URL."""
+    A refused test (a number nobody listed, too many this hour) is an error message; the number
+    never enters a URL."""
     if not may_send_test(staff_user(request), broadcast):
         messages.error(
             request, gettext("A test can be sent only before the broadcast goes out, by an editor.")
@@ -261,8 +269,12 @@ def broadcast_send_test(
     if form.is_valid():
         try:
             result = send_test(
-                broadcast=broadcast, actor=staff_user(request), phone=form.cleaned_data["phone"]
+                broadcast=broadcast,
+                actor=staff_user(request),
+                test_number=form.cleaned_data["test_number"],
             )
+        except TestSendRefused as refused:
+            messages.error(request, str(refused))
         except GatewayConfigurationError as problem:
             messages.error(request, gettext("WhatsApp is not configured: %s") % problem)
         else:

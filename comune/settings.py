@@ -261,6 +261,16 @@ BROADCAST_MESSAGING_LIMIT_RETRY_SECONDS = env.float(
 BROADCAST_STALLED_AFTER = datetime.timedelta(
     seconds=env.int("BROADCAST_STALLED_AFTER_SECONDS", default=120)
 )
+# A test sends unapproved text from the comune's number: at most this many per user an hour,
+# and only to the staff test numbers an Administrator lists.
+BROADCAST_TEST_SENDS_PER_HOUR = env.int("BROADCAST_TEST_SENDS_PER_HOUR", default=10)
+# Whether editors (not only approvers) see a delivery report's per-recipient rows (masked).
+BROADCAST_REPORT_ROWS_FOR_EDITORS = env.bool("BROADCAST_REPORT_ROWS_FOR_EDITORS", default=False)
+
+# --- E-mail to staff (notifications; the console in development) ---
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="infocomune@localhost")
 
 # --- Citizens' pages, the staff dashboard on the admin's index, the simulator ---
 INSTALLED_APPS += ["public", "dashboard", "simulator"]

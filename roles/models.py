@@ -11,6 +11,8 @@ ERASE_SUBSCRIBER = "roles.erase_subscriber"
 
 EDITOR = "Editor"
 APPROVER = "Approver"
+# The mayor and civil protection: may send an emergency alone (the others confirm it after).
+EMERGENCY_SENDER = "Emergency sender"
 PRIVACY_OFFICER = "Privacy officer"
 ADMINISTRATOR = "Administrator"
 

@@ -10,7 +10,7 @@ from django.apps.registry import Apps
 from django.db import DEFAULT_DB_ALIAS
 from django.db.models import Q
 
-from roles.models import ADMINISTRATOR, APPROVER, EDITOR, PRIVACY_OFFICER
+from roles.models import ADMINISTRATOR, APPROVER, EDITOR, EMERGENCY_SENDER, PRIVACY_OFFICER
 
 _EDITOR_PERMISSIONS = (
     "broadcasts.add_broadcast",
@@ -23,6 +23,12 @@ _EDITOR_PERMISSIONS = (
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     EDITOR: _EDITOR_PERMISSIONS,
     APPROVER: (*_EDITOR_PERMISSIONS, "broadcasts.approve_broadcast", "broadcasts.view_delivery"),
+    EMERGENCY_SENDER: (
+        *_EDITOR_PERMISSIONS,
+        "broadcasts.approve_broadcast",
+        "broadcasts.view_delivery",
+        "broadcasts.send_emergency_alone",
+    ),
     PRIVACY_OFFICER: (
         "subscribers.view_subscriber",
         "subscribers.view_consentrecord",

@@ -3,6 +3,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from subscribers.phones import mask_address
+
 
 class Subscriber(models.Model):
     """A citizen who wrote a keyword to the comune's number."""
@@ -78,8 +80,7 @@ class Subscriber(models.Model):
     def masked_address(self) -> str:
         if not self.address and self.pseudonym:
             return str(_("pseudonymised"))
-        address = self.address
-        return address[:3] + "•" * max(len(address) - 5, 0) + address[-2:]
+        return mask_address(self.address)
 
     @property
     def is_subscribed(self) -> bool:

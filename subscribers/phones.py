@@ -47,3 +47,9 @@ class PhoneNumberField(forms.CharField):
         if number is None:
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
         return number
+
+
+def mask_address(address: str) -> str:
+    """A number or user id as staff without subject access see it: its first three and last two
+    characters."""
+    return address[:3] + "•" * max(len(address) - 5, 0) + address[-2:]

@@ -134,6 +134,12 @@ def approver(db) -> User:
 
 
 @pytest.fixture
+def emergency_sender(db) -> User:
+    """The mayor or civil protection: may send an emergency alone."""
+    return staff("sindaco", *EDITOR_PERMISSIONS, "approve_broadcast", "send_emergency_alone")
+
+
+@pytest.fixture
 def subscribe(privacy_notice):
     """Subscribe citizens through the same service a keyword uses."""
 

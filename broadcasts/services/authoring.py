@@ -3,13 +3,18 @@ mirrored from Meta."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 import gateway
-from broadcasts.models import Broadcast, BroadcastEvent, MessageTemplate
+from broadcasts.models import Broadcast, BroadcastEvent, MessageTemplate, StaffTestNumber
 from broadcasts.services.sending import broadcast_message
+from subscribers.phones import mask_address
 
 Action = BroadcastEvent.Action
 
@@ -21,25 +26,61 @@ def broadcast_create(*, author: User, **fields: object) -> Broadcast:
     return broadcast
 
 
-def broadcast_update_draft(*, broadcast: Broadcast, changes: dict[str, object]) -> bool:
-    """Change a draft's content; False (nothing saved) when it is no longer a draft: a broadcast
-    submitted meanwhile keeps what was submitted."""
+class TestSendRefused(Exception):
+    """The test cannot go: a number nobody listed, or too many tests this hour."""
+
+
+def broadcast_update_draft(
+    *, broadcast: Broadcast, actor: User, changes: dict[str, object]
+) -> bool:
+    """Change a draft's content, recording who changed what (four eyes counts them among its
+    contributors); False (nothing saved) when it is no longer a draft: a broadcast submitted
+    meanwhile keeps what was submitted."""
     if not changes:
         return True
-    return bool(
-        Broadcast.objects.filter(pk=broadcast.pk, status=Broadcast.Status.DRAFT).update(**changes)
-    )
+    with transaction.atomic():
+        changed = Broadcast.objects.filter(pk=broadcast.pk, status=Broadcast.Status.DRAFT).update(
+            **changes
+        )
+        if changed:
+            BroadcastEvent.objects.create(
+                broadcast=broadcast,
+                action=Action.EDITED,
+                actor=actor,
+                note=", ".join(sorted(changes))[:500],
+            )
+    return bool(changed)
 
 
-def broadcast_send_test(*, broadcast: Broadcast, actor: User, phone: str) -> gateway.SendResult:
-    """Send the broadcast, as a citizen would get it, to one staff number before approval."""
-    message = broadcast_message(broadcast=broadcast, to=phone, callback_data=None)
-    with gateway.get_backend() as backend:
-        result = backend.send(message)
-    note = result.error.title if result.error else _("delivered")
-    BroadcastEvent.objects.create(
-        broadcast=broadcast, action=Action.TEST_SENT, actor=actor, note=note
-    )
+def broadcast_send_test(
+    *, broadcast: Broadcast, actor: User, test_number: StaffTestNumber
+) -> gateway.SendResult:
+    """Send the broadcast, as a citizen would get it, to one of the staff test numbers an
+    Administrator listed, at most BROADCAST_TEST_SENDS_PER_HOUR per user an hour. The event
+    names the number masked."""
+    if not StaffTestNumber.objects.filter(pk=test_number.pk, phone=test_number.phone).exists():
+        raise TestSendRefused(_("Tests go only to the staff test numbers an Administrator lists."))
+    with transaction.atomic():
+        # Serialises one user's tests, so two at once cannot both pass the limit.
+        User.objects.select_for_update().filter(pk=actor.pk).first()
+        hour_ago = timezone.now() - timedelta(hours=1)
+        sent = BroadcastEvent.objects.filter(
+            action=Action.TEST_SENT, actor=actor, at__gte=hour_ago
+        ).count()
+        if sent >= settings.BROADCAST_TEST_SENDS_PER_HOUR:
+            raise TestSendRefused(
+                _("You sent %(count)s tests in the last hour: try again later.") % {"count": sent}
+            )
+        message = broadcast_message(broadcast=broadcast, to=test_number.phone, callback_data=None)
+        with gateway.get_backend() as backend:
+            result = backend.send(message)
+        outcome = result.error.title if result.error else _("delivered")
+        BroadcastEvent.objects.create(
+            broadcast=broadcast,
+            action=Action.TEST_SENT,
+            actor=actor,
+            note=f"{mask_address(test_number.phone)}: {outcome}"[:500],
+        )
     return result
 
 

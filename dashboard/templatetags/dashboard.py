@@ -47,6 +47,8 @@ def dashboard_panel(context: template.Context) -> dict:
             ),
         ),
     }
+    if request.user.has_perm("broadcasts.approve_broadcast"):
+        panel["to_confirm"] = list(broadcast_selectors.broadcasts_emergencies_to_confirm())
     if request.user.has_perm("broadcasts.view_broadcast"):
         panel["latest"] = broadcast_selectors.broadcast_latest_with_funnel(limit=LATEST_BROADCASTS)
         sending = broadcast_selectors.broadcast_sending_now()

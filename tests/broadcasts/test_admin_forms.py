@@ -5,7 +5,7 @@ from django.contrib.auth.models import User
 from django.urls import reverse
 
 from broadcasts import lifecycle
-from broadcasts.models import Broadcast
+from broadcasts.models import Broadcast, StaffTestNumber
 from tests.broadcasts.admin_pages import change_url, form_data, make_draft, shown_messages
 
 pytestmark = pytest.mark.django_db
@@ -126,29 +126,66 @@ def test_a_submitted_broadcast_shows_its_preview_read_only(client, editor, templ
 # --- A test to my number ---------------------------------------------------------------------
 
 
-def test_an_editor_sends_a_test_to_their_number(client, editor, template, whatsapp_outbox):
+@pytest.fixture
+def test_number(db) -> StaffTestNumber:
+    administrator = User.objects.create_superuser("administrator", password="pw")
+    return StaffTestNumber.objects.create(
+        phone="+393334445566", label="Ufficio stampa", added_by=administrator
+    )
+
+
+def test_an_editor_sends_a_test_to_a_listed_staff_number(
+    client, editor, template, test_number, whatsapp_outbox
+):
     broadcast = make_draft(editor, template)
     client.force_login(editor)
     url = reverse("admin:broadcasts_broadcast_send_test", args=[broadcast.pk])
 
-    response = client.post(url, {"phone": "333 444 5566"}, follow=True)
+    response = client.post(url, {"test_number": test_number.pk}, follow=True)
 
     assert shown_messages(response) == [("success", "Test sent: check your WhatsApp.")]
     assert [message.to for message in whatsapp_outbox] == ["+393334445566"]
     assert "3334445566" not in response.redirect_chain[-1][0]
-    assert broadcast.events.filter(action="test sent").exists()
+    event = broadcast.events.get(action="test sent")
+    assert event.note == "+39••••••••66: delivered"  # recorded, masked
 
 
-def test_an_invalid_test_number_is_a_form_error(client, editor, whatsapp_outbox):
+def test_a_test_goes_to_no_number_nobody_listed(client, editor, test_number, whatsapp_outbox):
     broadcast = make_draft(editor)
     client.force_login(editor)
     url = reverse("admin:broadcasts_broadcast_send_test", args=[broadcast.pk])
 
-    response = client.post(url, {"phone": "12"})
+    response = client.post(url, {"phone": "+393339999999", "test_number": "999"})
 
     assert response.status_code == 400
-    assert response.context["form"].errors["phone"] == ["This is not a valid phone number."]
+    assert "test_number" in response.context["form"].errors
     assert whatsapp_outbox == []
+
+
+def test_tests_are_throttled_per_user(client, editor, test_number, whatsapp_outbox, settings):
+    settings.BROADCAST_TEST_SENDS_PER_HOUR = 2
+    broadcast = make_draft(editor)
+    client.force_login(editor)
+    url = reverse("admin:broadcasts_broadcast_send_test", args=[broadcast.pk])
+
+    for _attempt in range(3):
+        response = client.post(url, {"test_number": test_number.pk}, follow=True)
+
+    assert len(whatsapp_outbox) == 2
+    assert shown_messages(response) == [
+        ("error", "You sent 2 tests in the last hour: try again later.")
+    ]
+
+
+def test_only_an_administrator_lists_test_numbers(client, editor, approver):
+    for user in (editor, approver):
+        client.force_login(user)
+        response = client.post(
+            reverse("admin:broadcasts_stafftestnumber_add"),
+            {"label": "Io", "phone": "+393330000000"},
+        )
+        assert response.status_code == 403
+    assert not StaffTestNumber.objects.exists()
 
 
 # --- Templates -------------------------------------------------------------------------------

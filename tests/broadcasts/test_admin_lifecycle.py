@@ -173,16 +173,16 @@ def test_an_approver_returns_a_broadcast_to_draft(client, editor, approver):
 
 
 def test_an_emergency_goes_out_in_one_step_from_its_author(
-    client, approver, subscribers, whatsapp_outbox, django_capture_on_commit_callbacks
+    client, emergency_sender, subscribers, whatsapp_outbox, django_capture_on_commit_callbacks
 ):
     broadcast = make_draft(
-        approver,
+        emergency_sender,
         title="Allerta meteo",
         body="*Allerta rossa*: restate in casa.",
         category=Broadcast.Category.EMERGENCY,
         priority=Broadcast.Priority.EMERGENCY,
     )
-    client.force_login(approver)
+    client.force_login(emergency_sender)
     assert "emergency" in buttons(client.get(change_url(broadcast)))
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -194,9 +194,9 @@ def test_an_emergency_goes_out_in_one_step_from_its_author(
     assert len(whatsapp_outbox) == 3
 
 
-def test_the_emergency_button_is_only_for_emergencies(client, approver):
-    broadcast = make_draft(approver)
-    client.force_login(approver)
+def test_the_emergency_button_is_only_for_emergencies(client, emergency_sender):
+    broadcast = make_draft(emergency_sender)
+    client.force_login(emergency_sender)
 
     assert "emergency" not in buttons(client.get(change_url(broadcast)))
     response = press(client, broadcast, "emergency")

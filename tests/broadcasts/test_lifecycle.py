@@ -87,18 +87,18 @@ def test_an_editor_cannot_approve(draft, editor):
 
 
 def test_an_emergency_is_approved_and_sent_in_one_step_by_its_author(
-    approver, subscribe, whatsapp_outbox, run_on_commit
+    emergency_sender, subscribe, whatsapp_outbox, run_on_commit
 ):
     subscribe(A)
     emergency = authoring.broadcast_create(
-        author=approver,
+        author=emergency_sender,
         title="Allerta meteo",
         body="Allerta rossa: restate in casa.",
         category=Broadcast.Category.EMERGENCY,
         priority=Broadcast.Priority.EMERGENCY,
     )
     with run_on_commit():
-        lifecycle.broadcast_send_emergency(broadcast=emergency, actor=approver)
+        lifecycle.broadcast_send_emergency(broadcast=emergency, actor=emergency_sender)
 
     emergency.refresh_from_db()
     assert emergency.status == Broadcast.Status.SENT
@@ -126,7 +126,9 @@ def test_a_scheduled_broadcast_starts_at_its_time_and_only_once(
     assert [m.to for m in whatsapp_outbox] == [A]
 
 
-def test_quiet_hours_hold_a_normal_broadcast_but_not_an_emergency(draft, approver, settings):
+def test_quiet_hours_hold_a_normal_broadcast_but_not_an_emergency(
+    draft, approver, emergency_sender, settings
+):
     settings.BROADCAST_QUIET_HOURS = (
         datetime.strptime("21:00", "%H:%M").time(),
         datetime.strptime("08:00", "%H:%M").time(),
@@ -143,7 +145,7 @@ def test_quiet_hours_hold_a_normal_broadcast_but_not_an_emergency(draft, approve
         category=Broadcast.Category.EMERGENCY,
         priority=Broadcast.Priority.EMERGENCY,
     )
-    lifecycle.broadcast_send_emergency(broadcast=emergency, actor=approver)
+    lifecycle.broadcast_send_emergency(broadcast=emergency, actor=emergency_sender)
 
     assert fanout.broadcasts_dispatch_due(now=night) == [emergency.pk]
     assert fanout.broadcasts_dispatch_due(now=morning) == [draft.pk]

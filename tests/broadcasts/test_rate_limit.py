@@ -5,6 +5,7 @@ builds."""
 import pytest
 
 import gateway
+from broadcasts.models import StaffTestNumber
 from broadcasts.services.authoring import broadcast_send_test
 from gateway.ratelimit import LocalRateLimiter
 from tests.conftest import text_payload
@@ -39,7 +40,8 @@ def test_a_keyword_reply_takes_a_slot(limiter, privacy_notice, post_webhook, run
 
 
 def test_a_test_send_takes_a_slot(limiter, draft, editor):
-    assert broadcast_send_test(broadcast=draft, actor=editor, phone="+393331234567").ok
+    number = StaffTestNumber.objects.create(phone="+393331234567", label="Io", added_by=editor)
+    assert broadcast_send_test(broadcast=draft, actor=editor, test_number=number).ok
     assert limiter.slots == 1
 
 
