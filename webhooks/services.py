@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 
+from django.db import DataError, IntegrityError
 from kombu.exceptions import OperationalError
 
 import gateway
@@ -22,9 +23,22 @@ STATUS_BATCH_SECONDS = 0.25
 
 
 def webhook_receive(*, body: bytes, events: gateway.WebhookEvents) -> None:
-    """Handle a verified, parsed webhook POST: messages one by one, statuses buffered."""
+    """Handle a verified, parsed webhook POST: messages one by one, statuses buffered.
+
+    A message the database refuses as data (a constraint, a value out of range) is logged and
+    skipped, so that it never blocks the others Meta batched with it, nor every redelivery of
+    them. A database that is down raises: the view answers 503 and Meta redelivers.
+    """
     for message in events.messages:
-        inbound_message_receive(message=message)
+        try:
+            inbound_message_receive(message=message)
+        except (IntegrityError, DataError) as refused:
+            # The exception's text may quote the row's values (a number, a user id): only its type.
+            logger.error(
+                "inbound message %s skipped: the database refused it (%s)",
+                message.message_id,
+                type(refused).__name__,
+            )
     if events.statuses:
         statuses_receive(bodies=[body])
     for error in events.errors:

@@ -9,6 +9,7 @@ import logging
 from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from subscribers import selectors
@@ -44,7 +45,13 @@ def _subscriber_lock(*, phone: str | None, wa_user_id: str | None) -> Subscriber
         found = selectors.subscriber_find(phone=phone, wa_user_id=wa_user_id)
         if found is not None:
             subscriber = Subscriber.objects.select_for_update().get(pk=found.pk)
-            if wa_user_id and not subscriber.wa_user_id:
+            # Learn the user id, unless another row already holds it (the same citizen known
+            # twice): the unique constraint would fail, and so would every redelivery.
+            if (
+                wa_user_id
+                and not subscriber.wa_user_id
+                and not Subscriber.objects.filter(wa_user_id=wa_user_id).exists()
+            ):
                 subscriber.wa_user_id = wa_user_id
                 subscriber.save(update_fields=["wa_user_id"])
             return subscriber
@@ -150,36 +157,83 @@ def consent_change(
 
     Locks the subscriber's row. A request older than the citizen's newest keyword is stale and
     changes nothing, so that out-of-order webhooks end in the state the citizen last asked for.
+    A withdrawal reaches every row that names the citizen, by number or by user id: leaving is
+    always possible.
     """
     with transaction.atomic():
         subscriber = _subscriber_lock(phone=phone, wa_user_id=wa_user_id)
-        if subscriber.keyword_at and occurred_at < subscriber.keyword_at:
-            return subscriber, Outcome.STALE
-        subscriber.keyword_at = occurred_at
-        if subscriber.is_subscribed == subscribe:
-            if subscribe:
-                # Writing to us proves the number reachable again.
-                subscriber.status = Subscriber.Status.ACTIVE
-            subscriber.save(update_fields=["keyword_at", "status"])
-            return subscriber, Outcome.REPEATED
-        _consent_append(
-            subscriber=subscriber,
-            action=ConsentRecord.Action.GRANTED if subscribe else ConsentRecord.Action.WITHDRAWN,
-            channel=channel,
+        outcome = _change_row(
+            subscriber,
+            subscribe=subscribe,
             occurred_at=occurred_at,
+            channel=channel,
             evidence=evidence,
             notice=notice,
         )
+        if not subscribe:
+            for other in _other_rows(subscriber, phone=phone, wa_user_id=wa_user_id):
+                changed = _change_row(
+                    other,
+                    subscribe=False,
+                    occurred_at=occurred_at,
+                    channel=channel,
+                    evidence=evidence,
+                )
+                if changed == Outcome.CHANGED:
+                    outcome = Outcome.CHANGED
+        return subscriber, outcome
+
+
+def _other_rows(
+    subscriber: Subscriber, *, phone: str | None, wa_user_id: str | None
+) -> list[Subscriber]:
+    """Other rows naming the same citizen, locked in id order."""
+    names = Q(pk__in=[])
+    if phone:
+        names |= Q(phone=phone)
+    if wa_user_id:
+        names |= Q(wa_user_id=wa_user_id)
+    others = Subscriber.objects.filter(names).exclude(pk=subscriber.pk)
+    return list(others.select_for_update().order_by("pk"))
+
+
+def _change_row(
+    subscriber: Subscriber,
+    *,
+    subscribe: bool,
+    occurred_at: datetime,
+    channel: str,
+    evidence: dict,
+    notice: PrivacyNotice | None = None,
+) -> Outcome:
+    """One locked row to the state asked for; see consent_change."""
+    if subscriber.keyword_at and occurred_at < subscriber.keyword_at:
+        return Outcome.STALE
+    subscriber.keyword_at = occurred_at
+    if subscriber.is_subscribed == subscribe:
         if subscribe:
+            # Writing to us proves the number reachable again.
             subscriber.status = Subscriber.Status.ACTIVE
-            subscriber.subscribed_at = occurred_at
-            subscriber.unsubscribed_at = None
-        else:
-            subscriber.status = Subscriber.Status.UNSUBSCRIBED
-            subscriber.unsubscribed_at = occurred_at
-        subscriber.save(update_fields=["keyword_at", "status", "subscribed_at", "unsubscribed_at"])
-        logger.info("subscriber %s %s via %s", subscriber.pk, subscriber.status, channel)
-        return subscriber, Outcome.CHANGED
+        subscriber.save(update_fields=["keyword_at", "status"])
+        return Outcome.REPEATED
+    _consent_append(
+        subscriber=subscriber,
+        action=ConsentRecord.Action.GRANTED if subscribe else ConsentRecord.Action.WITHDRAWN,
+        channel=channel,
+        occurred_at=occurred_at,
+        evidence=evidence,
+        notice=notice,
+    )
+    if subscribe:
+        subscriber.status = Subscriber.Status.ACTIVE
+        subscriber.subscribed_at = occurred_at
+        subscriber.unsubscribed_at = None
+    else:
+        subscriber.status = Subscriber.Status.UNSUBSCRIBED
+        subscriber.unsubscribed_at = occurred_at
+    subscriber.save(update_fields=["keyword_at", "status", "subscribed_at", "unsubscribed_at"])
+    logger.info("subscriber %s %s via %s", subscriber.pk, subscriber.status, channel)
+    return Outcome.CHANGED
 
 
 def privacy_notice_publish(*, version: str, title: str, body: str) -> PrivacyNotice:
