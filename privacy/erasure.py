@@ -12,9 +12,14 @@ from django.db.models import Q
 from django.utils import timezone
 
 from broadcasts.models import Delivery
+from privacy.models import ErasureTombstone
 from subscribers.models import ConsentRecord, InboundMessage, Subscriber
 from subscribers.services.consent import Outcome, subscriber_unsubscribe
-from subscribers.services.pseudonyms import inbound_messages_of, subscriber_pseudonymise
+from subscribers.services.pseudonyms import (
+    inbound_messages_of,
+    subscriber_pseudonym,
+    subscriber_pseudonymise,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +39,9 @@ def subscriber_erase(*, phone: str, actor: User, reference: str = "") -> Erasure
 
     An active subscription is withdrawn first (a `withdrawn` record on the admin channel, naming
     who erased and the request's reference); then the number's inbound messages and the
-    subscriber's delivery rows are deleted and the number pseudonymised. `phone` is E.164. Runs
-    in one transaction and locks the subscriber's row.
+    subscriber's delivery rows are deleted, the number pseudonymised and a tombstone left, so
+    that a redelivered old message cannot subscribe them again. `phone` is E.164. Runs in one
+    transaction and locks the subscriber's row.
     """
     with transaction.atomic():
         subscriber = Subscriber.objects.select_for_update().filter(phone=phone).first()
@@ -59,8 +65,16 @@ def subscriber_erase(*, phone: str, actor: User, reference: str = "") -> Erasure
             their_messages |= inbound_messages_of(subscriber)
             deliveries_deleted, _ = Delivery.objects.filter(subscriber=subscriber).delete()
         inbound_deleted, _ = InboundMessage.objects.filter(their_messages).delete()
+        addresses = {phone}
         if subscriber is not None:
+            if subscriber.wa_user_id:
+                addresses.add(f"wa:{subscriber.wa_user_id}")
             subscriber_pseudonymise(subscriber=subscriber)
+        erased_at = timezone.now()
+        ErasureTombstone.objects.bulk_create(
+            ErasureTombstone(pseudonym=subscriber_pseudonym(address=address), erased_at=erased_at)
+            for address in sorted(addresses)
+        )
     logger.info(
         "erasure by user %s: subscriber %s, %s inbound messages, %s delivery rows",
         actor.pk,

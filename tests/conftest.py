@@ -189,3 +189,18 @@ def draft(editor, template) -> Broadcast:
 def run_on_commit():
     """Run what services schedule on commit (tasks run in-process in the tests)."""
     return lambda: TestCase.captureOnCommitCallbacks(execute=True)
+
+
+def as_just_sent(payload: dict) -> dict:
+    """A stored payload as Meta would post it now: every message and status time moved by the
+    same whole number of days, so the newest is within the last day (the webhook ignores
+    messages older than Meta's redelivery window). Order and time of day are kept."""
+    values = [change["value"] for entry in payload["entry"] for change in entry["changes"]]
+    items = [
+        item for value in values for item in value.get("messages", []) + value.get("statuses", [])
+    ]
+    newest = max(int(item["timestamp"]) for item in items)
+    days = int((datetime.now(UTC).timestamp() - newest) // 86400)
+    for item in items:
+        item["timestamp"] = str(int(item["timestamp"]) + days * 86400)
+    return payload

@@ -6,18 +6,24 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import DataError, IntegrityError
+from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 import gateway
 from broadcasts.services.statuses import deliveries_apply_statuses
 from comune.celery import enqueue
+from privacy.selectors import message_predates_erasure
 from subscribers.services.inbound import inbound_message_receive
 from webhooks import status_buffer
 
 logger = logging.getLogger(__name__)
 
+# How far ahead of our clock a citizen's message time may be (their phone's clock, Meta's).
+MESSAGE_CLOCK_SKEW = timedelta(minutes=5)
 # How long the first buffered status waits for others to share its batch.
 STATUS_BATCH_SECONDS = 0.25
 
@@ -30,6 +36,8 @@ def webhook_receive(*, body: bytes, events: gateway.WebhookEvents) -> None:
     them. A database that is down raises: the view answers 503 and Meta redelivers.
     """
     for message in events.messages:
+        if not _to_handle(message):
+            continue
         try:
             inbound_message_receive(message=message)
         except (IntegrityError, DataError) as refused:
@@ -43,6 +51,25 @@ def webhook_receive(*, body: bytes, events: gateway.WebhookEvents) -> None:
         statuses_receive(bodies=[body])
     for error in events.errors:
         logger.error("WhatsApp reported an account error %s: %s", error.code, error.title)
+
+
+def _to_handle(message: gateway.InboundMessage) -> bool:
+    """A message is handled only inside Meta's redelivery window (a week: older ones may have been
+    forgotten by retention, so handling them could act twice), not from the future, and not
+    when it was written before its sender was erased (a redelivery or a replay)."""
+    now = timezone.now()
+    oldest = now - timedelta(days=settings.RETENTION_INBOUND_MIN_DAYS)
+    if not oldest <= message.timestamp <= now + MESSAGE_CLOCK_SKEW:
+        logger.warning(
+            "inbound message %s ignored: outside the redelivery window", message.message_id
+        )
+        return False
+    if message_predates_erasure(
+        phone=message.phone, wa_user_id=message.user_id, sent_at=message.timestamp
+    ):
+        logger.info("inbound message %s ignored: its sender was erased since", message.message_id)
+        return False
+    return True
 
 
 def statuses_receive(*, bodies: list[bytes]) -> None:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import gateway
 from subscribers.models import ConsentRecord, InboundMessage, Subscriber
-from tests.conftest import load_payload, text_payload
+from tests.conftest import as_just_sent, load_payload, text_payload
 
 pytestmark = pytest.mark.django_db
 
@@ -45,8 +45,9 @@ def test_verification_handshake_refuses_a_wrong_token(client, params):
 def test_iscrivimi_subscribes_with_consent_and_confirms(
     post_webhook, privacy_notice, whatsapp_outbox, django_capture_on_commit_callbacks
 ):
+    payload = as_just_sent(load_payload("inbound_text_iscrivimi"))
     with django_capture_on_commit_callbacks(execute=True):
-        response = post_webhook(load_payload("inbound_text_iscrivimi"))
+        response = post_webhook(payload)
 
     assert response.status_code == 200
     subscriber = Subscriber.objects.get(phone=PHONE)
@@ -55,7 +56,8 @@ def test_iscrivimi_subscribes_with_consent_and_confirms(
     assert consent.action == ConsentRecord.Action.GRANTED
     assert consent.channel == ConsentRecord.Channel.WHATSAPP
     assert consent.notice == privacy_notice
-    assert consent.occurred_at == datetime.fromtimestamp(1764000000, UTC)
+    sent_at = int(payload["entry"][0]["changes"][0]["value"]["messages"][0]["timestamp"])
+    assert consent.occurred_at == datetime.fromtimestamp(sent_at, UTC)
     assert consent.evidence == {
         "message_id": "wamid.HBgMMzkzMzMxMjM0NTY3FQIAEhggQTE2RjBFQjk2",
         "text": "Iscrivimi",
@@ -70,9 +72,9 @@ def test_iscrivimi_subscribes_with_consent_and_confirms(
 def test_cancellami_reverses_it(
     post_webhook, privacy_notice, whatsapp_outbox, django_capture_on_commit_callbacks
 ):
-    post_webhook(load_payload("inbound_text_iscrivimi"))
+    post_webhook(as_just_sent(load_payload("inbound_text_iscrivimi")))
     with django_capture_on_commit_callbacks(execute=True):
-        response = post_webhook(load_payload("inbound_text_cancellami_accents"))
+        response = post_webhook(as_just_sent(load_payload("inbound_text_cancellami_accents")))
 
     assert response.status_code == 200
     subscriber = Subscriber.objects.get()
@@ -84,7 +86,7 @@ def test_cancellami_reverses_it(
 def test_a_redelivered_message_is_handled_once(
     post_webhook, privacy_notice, whatsapp_outbox, django_capture_on_commit_callbacks
 ):
-    body = json.dumps(load_payload("inbound_text_iscrivimi")).encode()
+    body = json.dumps(as_just_sent(load_payload("inbound_text_iscrivimi"))).encode()
     with django_capture_on_commit_callbacks(execute=True):
         for _ in range(3):
             assert post_webhook(body).status_code == 200
@@ -107,7 +109,9 @@ def test_a_redelivered_message_is_handled_once(
 def test_unsigned_or_wrongly_signed_bodies_are_refused(
     post_webhook, privacy_notice, signature, why
 ):
-    response = post_webhook(load_payload("inbound_text_iscrivimi"), signature=signature)
+    response = post_webhook(
+        as_just_sent(load_payload("inbound_text_iscrivimi")), signature=signature
+    )
 
     assert response.status_code == 403, why
     assert not Subscriber.objects.exists()
@@ -164,11 +168,11 @@ def test_unknown_objects_and_fields_are_ignored(post_webhook, payload):
 
 
 def test_status_updates_are_accepted(post_webhook):
-    assert post_webhook(load_payload("status_sent_delivered_read")).status_code == 200
+    assert post_webhook(as_just_sent(load_payload("status_sent_delivered_read"))).status_code == 200
 
 
 def test_a_batch_of_two_messages_handles_both(post_webhook, privacy_notice):
-    assert post_webhook(load_payload("inbound_batch_two_messages")).status_code == 200
+    assert post_webhook(as_just_sent(load_payload("inbound_batch_two_messages"))).status_code == 200
     assert InboundMessage.objects.count() == 2
 
 
@@ -237,10 +241,14 @@ def test_a_keyword_costs_a_bounded_number_of_queries(
 
 
 def test_button_and_list_replies_count_as_text(post_webhook, privacy_notice):
-    post_webhook(load_payload("inbound_button_reply"))  # "Cancellami" on a template button
+    post_webhook(
+        as_just_sent(load_payload("inbound_button_reply"))
+    )  # "Cancellami" on a template button
     assert InboundMessage.objects.get().intent == InboundMessage.Intent.UNSUBSCRIBE
 
-    post_webhook(load_payload("inbound_interactive_reply"))  # then "Iscrivimi" from a list
+    post_webhook(
+        as_just_sent(load_payload("inbound_interactive_reply"))
+    )  # then "Iscrivimi" from a list
     assert Subscriber.objects.get().status == Subscriber.Status.ACTIVE
 
 
