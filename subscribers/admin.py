@@ -8,8 +8,18 @@ from subscribers.models import ConsentRecord, InboundMessage, PrivacyNotice, Sub
 from subscribers.services.consent import privacy_notice_publish
 
 
+# Lookups that would rebuild a masked number digit by digit (?phone__startswith=+39333…).
+NUMBER_FIELDS = frozenset({"phone", "wa_user_id"})
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
-    """Records written only by the service's own flows: staff may look, never touch."""
+    """Records written only by the service's own flows: staff may look, never touch. Filtering
+    by a number or user id is for those who answer subject-access requests only."""
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
+        if NUMBER_FIELDS & set(lookup.split("__")) and not request.user.has_perm(SUBJECT_ACCESS):
+            return False
+        return super().lookup_allowed(lookup, value, request)
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
