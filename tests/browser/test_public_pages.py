@@ -89,7 +89,8 @@ def test_every_public_page_is_accessible(new_page, published, axe, screenshot):
     expect(page.locator("main strong")).to_have_text("martedì")
 
 
-def test_the_feeds_are_valid_rss_and_atom(new_page, published, live_server):
+def test_the_feeds_are_valid_rss_and_atom(new_page, published, live_server, settings):
+    settings.SITE_URL = live_server.url  # feeds link from SITE_URL, never from the Host header
     page = new_page()
 
     rss = page.request.get("/archivio/rss/")
