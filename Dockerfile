@@ -4,7 +4,7 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
-RUN SECRET_KEY=build WHATSAPP_APP_SECRET=build WHATSAPP_VERIFY_TOKEN=build \
+RUN SECRET_KEY=build WHATSAPP_APP_SECRET=build WHATSAPP_VERIFY_TOKEN=build CONSENT_LOG_KEY=build \
     python manage.py collectstatic --noinput
 USER nobody
 EXPOSE 8000

@@ -39,14 +39,16 @@ def seed(total: int) -> None:
     """Grow the consent log to `total` records (one subscriber each), chained as the service
     chains them, in bulk inserts."""
     # Django is set up by the caller (main, or the test runner): models are imported here.
-    from subscribers.consent_log import consent_digest
+    from subscribers.consent_log import consent_digest, privacy_notice_hash
     from subscribers.models import ConsentRecord, Subscriber
     from subscribers.selectors import privacy_notice_current
     from subscribers.services.consent import privacy_notice_publish
+    from subscribers.services.pseudonyms import subscriber_pseudonym_of
 
     notice = privacy_notice_current() or privacy_notice_publish(
         version="bench", title="Informativa", body="Testo."
     )
+    notice_hash = privacy_notice_hash(notice)
     last = ConsentRecord.objects.order_by("-sequence").first()
     sequence, previous_hash = (last.sequence, last.hash) if last else (0, "")
     start = datetime(2025, 1, 1, tzinfo=UTC)
@@ -66,6 +68,8 @@ def seed(total: int) -> None:
                 occurred_at=occurred_at,
                 recorded_at=occurred_at + timedelta(seconds=1),
                 evidence={"message_id": f"wamid.bench.{n}", "text": "Iscrivimi"},
+                subscriber_pseudonym=subscriber_pseudonym_of(subscriber=subscriber),
+                notice_hash=notice_hash,
                 sequence=n,
                 previous_hash=previous_hash,
             )

@@ -48,6 +48,9 @@ PERIODIC_JOBS = (
         crontab(hour=3, minute=30),
         3600.0,
     ),
+    PeriodicJob(
+        "anchor-consent-log", "privacy.tasks.consent_log_anchor", crontab(hour=0, minute=5), 3600.0
+    ),
 )
 app.conf.beat_schedule = {
     job.name: {"task": job.task, "schedule": job.schedule, "options": {"expires": job.expires}}

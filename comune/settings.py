@@ -145,6 +145,8 @@ X_FRAME_OPTIONS = "DENY"
 REDIS_URL = env.str("REDIS_URL", default="")
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+# Workers and beat log through LOGGING below, whose formatter masks phone numbers.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # In-process tasks behave like queued ones: a failing task is logged, not raised into the
 # request that scheduled it, and retries run (at once) instead of raising Retry.
 CELERY_TASK_EAGER_PROPAGATES = False
@@ -224,15 +226,13 @@ ONE_WAY_NOTICE_INTERVAL_HOURS = env.int("ONE_WAY_NOTICE_INTERVAL_HOURS", default
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_phone_numbers": {"()": "comune.logging.RedactPhoneNumbers"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["redact_phone_numbers"],
+    "formatters": {
+        "plain": {
+            "()": "comune.logging.RedactingFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
         }
     },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
 

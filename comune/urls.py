@@ -11,7 +11,8 @@ urlpatterns = [
     path("webhooks/whatsapp/", whatsapp_webhook, name="whatsapp-webhook"),
     path("informativa-privacy/", subscriber_views.privacy_notice, name="privacy-notice"),
     path(
-        "informativa-privacy/<str:version>/",
+        # path: a version written before versions were checked may hold a "/".
+        "informativa-privacy/<path:version>/",
         subscriber_views.privacy_notice,
         name="privacy-notice-version",
     ),

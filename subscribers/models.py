@@ -1,3 +1,4 @@
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -90,7 +91,18 @@ class Subscriber(models.Model):
 class PrivacyNotice(models.Model):
     """A version of the service's privacy notice; exactly one is current."""
 
-    version = models.CharField(_("version"), max_length=32, unique=True)
+    # Part of the notice's public address (/informativa-privacy/<version>/).
+    version = models.CharField(
+        _("version"),
+        max_length=32,
+        unique=True,
+        validators=[
+            RegexValidator(
+                r"^[A-Za-z0-9._-]+\Z",
+                _("Use only letters, digits, dot, dash and underscore (e.g. 2.1 or 2024-01)."),
+            )
+        ],
+    )
     title = models.CharField(_("title"), max_length=200)
     body = models.TextField(_("text"))
     published_at = models.DateTimeField(_("published at"))
@@ -128,9 +140,11 @@ class ConsentRecordQuerySet(models.QuerySet):
 class ConsentRecord(models.Model):
     """One consent event, appended and never changed: the proof of what a citizen accepted.
 
-    Each record carries a SHA-256 over its content and the previous record's hash, in the order
-    of `sequence`, so that an edit, a removal or a reordering behind the application's back is
-    found by `manage.py verify_consent_log`. On PostgreSQL a trigger refuses UPDATE and DELETE.
+    Each record carries an HMAC-SHA256 (keyed with CONSENT_LOG_KEY, never in the database) over
+    its content and the previous record's hash, in the order of `sequence`, so that an edit, a
+    removal or a reordering behind the application's back is found by `manage.py
+    verify_consent_log`; so is a change to the notice's text or to the subscriber's number, which
+    each record binds by hash. On PostgreSQL a trigger refuses UPDATE, DELETE and TRUNCATE.
     """
 
     class Action(models.TextChoices):
@@ -157,6 +171,10 @@ class ConsentRecord(models.Model):
     recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
     # Message id and text, or importing user and file: what proves the event.
     evidence = models.JSONField(_("evidence"), default=dict)
+    # The subscriber's keyed pseudonym at the time (the one retention later keeps instead of the
+    # number), and a SHA-256 of the notice's version, title and text: bound into the hash.
+    subscriber_pseudonym = models.CharField(_("subscriber pseudonym"), max_length=64)
+    notice_hash = models.CharField(_("privacy notice hash"), max_length=64)
     sequence = models.PositiveBigIntegerField(_("sequence"), unique=True)
     previous_hash = models.CharField(_("previous hash"), max_length=64, blank=True)
     hash = models.CharField(_("hash"), max_length=64)

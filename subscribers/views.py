@@ -11,6 +11,8 @@ def privacy_notice(request: HttpRequest, version: str | None = None) -> HttpResp
         notice = selectors.privacy_notice_current()
         if notice is None:
             raise Http404("No privacy notice has been published yet.")
+    elif "\x00" in version:  # no version holds one, and PostgreSQL refuses it in a query
+        raise Http404("No privacy notice has this version.")
     else:
         notice = get_object_or_404(PrivacyNotice, version=version)
     return render(

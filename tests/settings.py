@@ -5,6 +5,7 @@ import os
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-not-used-anywhere-else-0123456789")
 os.environ.setdefault("WHATSAPP_APP_SECRET", "tests-app-secret")
 os.environ.setdefault("WHATSAPP_VERIFY_TOKEN", "tests-verify-token")
+os.environ.setdefault("CONSENT_LOG_KEY", "tests-consent-log-key")
 os.environ["WHATSAPP_BACKEND"] = "locmem"
 # The simulator is routed, as in development; a test shows that production leaves it out.
 os.environ.setdefault("SIMULATOR_ENABLED", "true")

@@ -1,5 +1,8 @@
 """Chain the consent log (sequence and SHA-256) and, on PostgreSQL, refuse UPDATE and DELETE."""
 
+import hashlib
+import json
+
 import django.utils.timezone
 from django.db import migrations, models
 
@@ -22,15 +25,32 @@ DROP FUNCTION IF EXISTS subscribers_consent_append_only();
 """
 
 
-def chain_existing_records(apps, schema_editor):
-    from subscribers.consent_log import consent_digest
+def consent_digest_v1(record, previous_hash, *, occurred_at=None):
+    """The chain's first digest, unkeyed, as this migration and the service wrote it until
+    0004 re-chained the log. `occurred_at` is the text that was hashed, when it differs from
+    the instant's isoformat as read back (imports hashed their local offset)."""
+    content = {
+        "sequence": record.sequence,
+        "previous_hash": previous_hash,
+        "subscriber": record.subscriber_id,
+        "action": record.action,
+        "channel": record.channel,
+        "notice": record.notice_id,
+        "occurred_at": occurred_at or record.occurred_at.isoformat(),
+        "recorded_at": record.recorded_at.isoformat(),
+        "evidence": record.evidence,
+    }
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
+
+def chain_existing_records(apps, schema_editor):
     record_model = apps.get_model("subscribers", "ConsentRecord")
     previous_hash = ""
     for sequence, record in enumerate(record_model.objects.order_by("id"), start=1):
         record.sequence = sequence
         record.previous_hash = previous_hash
-        record.hash = consent_digest(record, previous_hash)
+        record.hash = consent_digest_v1(record, previous_hash)
         record_model.objects.filter(pk=record.pk).update(
             sequence=record.sequence, previous_hash=record.previous_hash, hash=record.hash
         )

@@ -13,8 +13,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from subscribers import selectors
-from subscribers.consent_log import consent_digest
+from subscribers.consent_log import consent_digest, privacy_notice_hash
 from subscribers.models import ConsentRecord, PrivacyNotice, Subscriber
+from subscribers.services.pseudonyms import subscriber_pseudonym_of
 
 logger = logging.getLogger(__name__)
 
@@ -72,9 +73,10 @@ def _consent_append(
     evidence: dict,
     notice: PrivacyNotice | None = None,
 ) -> ConsentRecord:
-    """Append one consent event to the hash chain. The log is never edited: this is its only
-    writer. Expects to run inside transaction.atomic(): appends are serialised until commit (an
-    advisory lock on PostgreSQL; SQLite writes one at a time) so each chains to the one before."""
+    """Append one consent event to the hash chain, bound to the subscriber's pseudonym and the
+    notice's text. The log is never edited: this is its only writer. Expects to run inside
+    transaction.atomic(): appends are serialised until commit (an advisory lock on PostgreSQL;
+    SQLite writes one at a time) so each chains to the one before."""
     notice = notice or selectors.privacy_notice_current()
     if notice is None:
         raise NoCurrentPrivacyNotice("publish a privacy notice before accepting subscriptions")
@@ -91,6 +93,8 @@ def _consent_append(
         recorded_at=timezone.now(),
         # The stored JSON is what verification reads back: hash that, not the Python objects.
         evidence=json.loads(json.dumps(evidence)),
+        subscriber_pseudonym=subscriber_pseudonym_of(subscriber=subscriber),
+        notice_hash=privacy_notice_hash(notice),
         sequence=last.sequence + 1 if last else 1,
         previous_hash=last.hash if last else "",
     )
@@ -237,9 +241,15 @@ def _change_row(
 
 
 def privacy_notice_publish(*, version: str, title: str, body: str) -> PrivacyNotice:
-    """Make a new version current; earlier consents stay tied to the version they accepted."""
+    """Make a new version current; earlier consents stay tied to the version they accepted.
+
+    Raises ValidationError, writing nothing, for a version that cannot be part of the notice's
+    address or that exists already."""
+    notice = PrivacyNotice(
+        version=version, title=title, body=body, published_at=timezone.now(), is_current=True
+    )
+    notice.full_clean(validate_constraints=False)  # the current one is replaced below
     with transaction.atomic():
         PrivacyNotice.objects.select_for_update().filter(is_current=True).update(is_current=False)
-        return PrivacyNotice.objects.create(
-            version=version, title=title, body=body, published_at=timezone.now(), is_current=True
-        )
+        notice.save(force_insert=True)
+        return notice

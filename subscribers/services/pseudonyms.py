@@ -18,6 +18,14 @@ def subscriber_pseudonym(*, address: str) -> str:
     return salted_hmac(_PSEUDONYM_SALT, address, algorithm="sha256").hexdigest()
 
 
+def subscriber_pseudonym_of(*, subscriber: Subscriber) -> str:
+    """The citizen's pseudonym: the one retention or erasure gave them, or, while their number
+    is known, the one it would give them. The consent log binds it into every record."""
+    if subscriber.pseudonym and not subscriber.address:
+        return subscriber.pseudonym
+    return subscriber_pseudonym(address=subscriber.phone or f"wa:{subscriber.wa_user_id}")
+
+
 def inbound_messages_of(subscriber: Subscriber) -> Q:
     """The inbound messages a citizen sent: linked to their row, or from their address."""
     messages = Q(subscriber=subscriber)
@@ -35,7 +43,6 @@ def subscriber_pseudonymise(*, subscriber: Subscriber) -> None:
     InboundMessage.objects.filter(inbound_messages_of(subscriber)).update(
         phone=None, wa_user_id=None
     )
-    address = subscriber.phone or f"wa:{subscriber.wa_user_id}"
-    subscriber.pseudonym = subscriber_pseudonym(address=address)
+    subscriber.pseudonym = subscriber_pseudonym_of(subscriber=subscriber)
     subscriber.phone = subscriber.wa_user_id = None
     subscriber.save(update_fields=["pseudonym", "phone", "wa_user_id"])

@@ -12,12 +12,17 @@ PRODUCTION = {
     "SECRET_KEY": "a-production-secret-key-that-is-long-and-random-enough-0123456789abcdef",
     "WHATSAPP_APP_SECRET": "app-secret",
     "WHATSAPP_VERIFY_TOKEN": "verify-token",
+    "CONSENT_LOG_KEY": "a-production-consent-log-key",
     "ALLOWED_HOSTS": "info.comune.example.it",
 }
 
 
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("WHATSAPP_", "DJANGO_"))}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("WHATSAPP_", "DJANGO_", "CONSENT_"))
+    }
     clean.update({"ENV_FILE": os.devnull, "DEBUG": "false", "DATABASE_URL": "sqlite://:memory:"})
     clean.pop("SECRET_KEY", None)
     return subprocess.run(
@@ -30,7 +35,9 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN"])
+@pytest.mark.parametrize(
+    "missing", ["SECRET_KEY", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN", "CONSENT_LOG_KEY"]
+)
 def test_production_refuses_to_start_without_a_secret(missing):
     env = {k: v for k, v in PRODUCTION.items() if k != missing}
     result = manage("check", **env)

@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 from broadcasts.models import Broadcast, Delivery
 from comune.spreadsheets import spreadsheet_cell
 from privacy.exports import consent_log_csv, consent_log_xlsx
-from subscribers.models import ConsentRecord, Subscriber
+from subscribers.models import ConsentRecord, PrivacyNotice, Subscriber
 from subscribers.services.consent import privacy_notice_publish, subscriber_subscribe
 
 FORMULAS = ['=HYPERLINK("http://x","click")', "+SUM(1,1)", "-2+3", "@SUM(A1)"]
@@ -38,9 +38,12 @@ def test_nothing_structures_and_instants_become_text():
 
 @pytest.fixture
 def formula_notices(db):
-    """One consent under each of four notice versions that read as formulas."""
+    """One consent under each of four notice versions that read as formulas (stored before
+    versions were checked: they can no longer be published)."""
     for number, version in enumerate(FORMULAS):
-        notice = privacy_notice_publish(version=version, title="Informativa", body="Testo.")
+        notice = privacy_notice_publish(version=f"v{number}", title="Informativa", body="Testo.")
+        PrivacyNotice.objects.filter(pk=notice.pk).update(version=version)
+        notice.refresh_from_db()
         subscriber_subscribe(
             phone=f"+39333000000{number}",
             occurred_at=datetime(2026, 1, 5, 8, number, tzinfo=UTC),

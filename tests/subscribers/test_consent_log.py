@@ -1,13 +1,19 @@
 """The consent log is append-only, and tampering behind the application's back is found."""
 
+import hashlib
+import hmac
+import json
 from datetime import UTC, datetime, timedelta
+from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 
-from subscribers.models import ConsentLogIsAppendOnly, ConsentRecord
+from subscribers.consent_log import consent_digest
+from subscribers.models import ConsentLogIsAppendOnly, ConsentRecord, Subscriber
 from subscribers.services import consent
+from subscribers.services.pseudonyms import subscriber_pseudonymise
 
 pytestmark = pytest.mark.django_db
 
@@ -34,8 +40,6 @@ def log(privacy_notice) -> list[ConsentRecord]:
 
 
 def verify() -> str:
-    from io import StringIO
-
     out = StringIO()
     call_command("verify_consent_log", stdout=out)
     return out.getvalue()
@@ -123,3 +127,205 @@ def test_a_reordered_record_is_found(postgres, log):
         )
     with pytest.raises(CommandError, match=r"sequence 2\): the record before it"):
         verify()
+
+
+def test_two_separate_tamperings_are_both_reported(postgres, log):
+    for sequence in (2, 4):
+        _behind_the_triggers_back(
+            "UPDATE subscribers_consentrecord SET occurred_at = occurred_at - interval '1 day' "
+            "WHERE sequence = %s",
+            [sequence],
+        )
+    with pytest.raises(CommandError) as broken:
+        verify()
+
+    assert f"Consent record {log[1].pk} (sequence 2): its content was altered" in str(broken.value)
+    assert f"Consent record {log[3].pk} (sequence 4): its content was altered" in str(broken.value)
+
+
+def test_postgresql_refuses_truncate(postgres, log):
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        _raw("SET CONSTRAINTS ALL IMMEDIATE")  # the fixture's pending foreign-key checks
+        _raw("TRUNCATE subscribers_consentrecord")
+    assert ConsentRecord.objects.count() == 4
+
+
+def test_recomputing_the_whole_chain_without_the_key_is_caught(postgres, log, settings):
+    """Someone with the database but not CONSENT_LOG_KEY rewrites a record and re-chains all."""
+    _behind_the_triggers_back(
+        "UPDATE subscribers_consentrecord SET action = 'granted' WHERE sequence = 4"
+    )
+    settings.CONSENT_LOG_KEY = "a guess at the key"
+    previous_hash = ""
+    for record in ConsentRecord.objects.order_by("sequence"):
+        record.previous_hash = previous_hash
+        previous_hash = consent_digest(record, previous_hash)
+        _behind_the_triggers_back(
+            "UPDATE subscribers_consentrecord SET previous_hash = %s, hash = %s WHERE id = %s",
+            [record.previous_hash, previous_hash, record.pk],
+        )
+    settings.CONSENT_LOG_KEY = "tests-consent-log-key"
+
+    with pytest.raises(CommandError) as broken:
+        verify()
+
+    for record in log:
+        assert f"(sequence {record.sequence}): its content was altered" in str(broken.value)
+
+
+def test_moving_a_consent_to_another_subscriber_is_caught(postgres, log):
+    _behind_the_triggers_back(
+        "UPDATE subscribers_consentrecord SET subscriber_id = %s WHERE sequence = 2",
+        [log[2].subscriber_id],
+    )
+    with pytest.raises(CommandError, match=rf"{log[1].pk} \(sequence 2\): its content"):
+        verify()
+
+
+def test_moving_a_consent_to_another_number_is_caught(log):
+    """The numbers of two citizens swapped: each consent now seems given by the other."""
+    first, second = Subscriber.objects.get(pk=log[1].subscriber_id), log[2].subscriber
+    _raw(
+        "UPDATE subscribers_subscriber SET phone = NULL, wa_user_id = 'x' WHERE id = %s", [first.pk]
+    )
+    _raw("UPDATE subscribers_subscriber SET phone = %s WHERE id = %s", [first.phone, second.pk])
+    _raw(
+        "UPDATE subscribers_subscriber SET phone = %s, wa_user_id = NULL WHERE id = %s",
+        [second.phone, first.pk],
+    )
+
+    with pytest.raises(CommandError) as broken:
+        verify()
+
+    for record in (log[1], log[2]):
+        assert (
+            f"Consent record {record.pk} (sequence {record.sequence}): it was given by another "
+            "number than its subscriber's" in str(broken.value)
+        )
+
+
+def test_editing_the_notice_text_is_caught(log):
+    _raw("UPDATE subscribers_privacynotice SET body = 'Un altro testo.'")
+
+    with pytest.raises(CommandError) as broken:
+        verify()
+
+    for record in log:
+        assert f"(sequence {record.sequence}): the text of privacy notice 1.0 was changed" in str(
+            broken.value
+        )
+
+
+def test_a_withdrawn_citizen_set_back_to_active_is_caught(log):
+    withdrawn = log[3].subscriber
+    _raw("UPDATE subscribers_subscriber SET status = 'active' WHERE id = %s", [withdrawn.pk])
+
+    with pytest.raises(CommandError) as broken:
+        verify()
+
+    assert (
+        f"Subscriber {withdrawn.pk} is active, but their latest consent event "
+        f"(record {log[3].pk}) is withdrawn" in str(broken.value)
+    )
+
+
+def test_a_pseudonymised_citizen_still_verifies(log):
+    subscriber = log[3].subscriber
+    subscriber_pseudonymise(subscriber=subscriber)
+
+    assert "Consent log intact: 4 records" in verify()
+
+
+# --- The anchor: the chain's head, signed, kept outside the database -------------------------
+
+
+@pytest.fixture
+def anchor_path(settings, tmp_path):
+    settings.CONSENT_ANCHOR_PATH = str(tmp_path / "consent-anchors.jsonl")
+    return tmp_path / "consent-anchors.jsonl"
+
+
+def anchor() -> str:
+    out = StringIO()
+    call_command("anchor_consent_log", stdout=out)
+    return out.getvalue()
+
+
+def test_the_anchor_file_is_written_and_signed(anchor_path, log):
+    anchor()
+    anchor()
+
+    lines = anchor_path.read_text().splitlines()
+    assert len(lines) == 2
+    written = json.loads(lines[-1])
+    assert (written["count"], written["head"]) == (4, log[3].hash)
+    signed = {k: v for k, v in written.items() if k != "signature"}
+    expected = hmac.new(
+        b"tests-consent-log-key",
+        json.dumps(signed, sort_keys=True, separators=(",", ":")).encode(),
+        hashlib.sha256,
+    ).hexdigest()
+    assert written["signature"] == expected
+    assert "compared with the anchor of" in verify()
+
+
+def test_the_anchor_is_emailed_to_the_privacy_officer(settings, log, mailoutbox):
+    settings.CONSENT_ANCHOR_EMAIL = ["dpo@comune.example.it"]
+
+    anchor()
+
+    [message] = mailoutbox
+    assert message.to == ["dpo@comune.example.it"]
+    assert log[3].hash in message.body
+
+
+def test_anchoring_needs_somewhere_to_write(log):
+    with pytest.raises(CommandError, match="CONSENT_ANCHOR_PATH or CONSENT_ANCHOR_EMAIL"):
+        anchor()
+
+
+def test_deleting_the_newest_records_is_caught_by_the_anchor(postgres, anchor_path, log):
+    anchor()
+    _behind_the_triggers_back("DELETE FROM subscribers_consentrecord WHERE sequence >= 3")
+
+    with pytest.raises(CommandError, match=r"The anchor of .* counts 4 records, the log has 2"):
+        verify()
+
+
+def test_emptying_the_log_is_caught_by_the_anchor(postgres, anchor_path, log):
+    anchor()
+    _raw("SET CONSTRAINTS ALL IMMEDIATE")  # the fixture's pending foreign-key checks
+    _behind_the_triggers_back("TRUNCATE subscribers_consentrecord")
+
+    with pytest.raises(CommandError, match=r"counts 4 records, the log has 0"):
+        verify()
+
+
+def test_a_forged_anchor_is_reported(anchor_path, log):
+    anchor()
+    written = json.loads(anchor_path.read_text())
+    written["count"] = 3
+    anchor_path.write_text(json.dumps(written) + "\n")
+
+    with pytest.raises(CommandError, match="its signature is not valid"):
+        verify()
+
+
+def test_an_anchor_kept_elsewhere_is_compared_too(tmp_path, settings, log):
+    """The privacy officer keeps the e-mailed anchor and hands it to verification."""
+    kept = tmp_path / "from-email.jsonl"
+    settings.CONSENT_ANCHOR_PATH = str(kept)
+    anchor()
+    settings.CONSENT_ANCHOR_PATH = ""
+    consent.subscriber_subscribe(
+        phone="+393334444444",
+        occurred_at=T0 + timedelta(hours=2),
+        channel=ConsentRecord.Channel.WHATSAPP,
+        evidence={"message_id": "wamid.late", "text": "Iscrivimi"},
+    )
+    out = StringIO()
+
+    call_command("verify_consent_log", "--anchor", str(kept), stdout=out)
+
+    assert "Consent log intact: 5 records" in out.getvalue()
+    assert "compared with the anchor of" in out.getvalue()

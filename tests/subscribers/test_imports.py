@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 from openpyxl import Workbook
@@ -226,3 +227,19 @@ def test_the_upload_page_says_which_columns_it_needs(client, officer):
     assert page.status_code == 200
     assert "consent_evidence" in page.content.decode()
     assert b"import_link" in client.get(reverse("admin:subscribers_subscriber_changelist")).content
+
+
+def test_imported_consents_verify(client, officer):
+    """Issue 13, finding 5: an import's dates carry the comune's offset; the log still verifies."""
+    rows = [
+        "+39 333 1234567,15/03/2024 10:30,modulo n. 1,",
+        "+39 333 7654321,2024-08-01,modulo n. 2,",
+    ]
+    csv = "\n".join([HEADER, *rows]).encode()
+    confirm(client, upload(client, "lista.csv", csv, CSV_FORMAT))
+    assert ConsentRecord.objects.filter(channel=ConsentRecord.Channel.IMPORT).count() == 2
+
+    out = io.StringIO()
+    call_command("verify_consent_log", stdout=out)
+
+    assert "Consent log intact: 2 records" in out.getvalue()
