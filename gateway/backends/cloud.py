@@ -6,6 +6,7 @@ import logging
 import threading
 from collections.abc import Mapping
 from typing import Any, NamedTuple
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -154,9 +155,21 @@ class CloudBackend(BaseBackend):
             paging = page.get("paging")
             next_url = paging.get("next") if isinstance(paging, Mapping) else None
             url, params = (next_url if isinstance(next_url, str) else None), None
+            if url is not None and not self._is_own_url(url):
+                # The request carries the access token: it goes nowhere but the API itself.
+                raise GatewayAPIError(
+                    SendError(
+                        kind=ErrorKind.FATAL, code=None, title="template paging leaves the API"
+                    )
+                )
         raise GatewayAPIError(
             SendError(kind=ErrorKind.FATAL, code=None, title="template paging does not end")
         )
+
+    def _is_own_url(self, url: str) -> bool:
+        """Whether `url` has the API's own scheme, host and port."""
+        own, other = urlsplit(self.base_url), urlsplit(url)
+        return (own.scheme, own.netloc) == (other.scheme, other.netloc)
 
     def _get_json(self, url: str, params: Mapping[str, Any] | None) -> Mapping[str, Any]:
         try:

@@ -265,3 +265,15 @@ def test_list_templates_raises_when_meta_refuses(fake_api, backend):
     with pytest.raises(GatewayAPIError) as raised:
         backend.list_templates("102290129340398")
     assert (raised.value.error.kind, raised.value.error.code) == (ErrorKind.FATAL, 190)
+
+
+def test_template_paging_never_takes_the_token_to_another_host(fake_api, backend):
+    """Issue 13, finding 19: a `paging.next` elsewhere would receive the access token."""
+    elsewhere = "http://127.0.0.2:9/v23.0/102290129340398/message_templates?after=2"
+    fake_api.fail_next(status=200, body={"data": [], "paging": {"next": elsewhere}})
+
+    with pytest.raises(GatewayAPIError) as raised:
+        backend.list_templates("102290129340398")
+
+    assert raised.value.error.title == "template paging leaves the API"
+    assert len(fake_api.requests) == 1
