@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.backends.base import BaseBackend
-from gateway.errors import classify_error
+from gateway.errors import classify_error, clean_text
 from gateway.exceptions import GatewayAPIError, GatewayConfigurationError
 from gateway.parsing import carries_only_statuses, parse_webhook
 from gateway.signature import sign, verify_signature
@@ -45,6 +45,7 @@ __all__ = [
     "WebhookEvents",
     "carries_only_statuses",
     "classify_error",
+    "clean_text",
     "get_backend",
     "outbox",
     "parse_webhook",

@@ -6,6 +6,7 @@ and falls back on the HTTP status only when the answer carries no code we know.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from gateway.types import ErrorKind, SendError
@@ -56,6 +57,18 @@ ERROR_KINDS: Mapping[int, ErrorKind] = {
 }
 
 _MAX_TEXT = 1024
+# What Meta's codes fit in (an IntegerField): a larger "code" is not Meta's.
+_CODE_RANGE = range(-(2**31), 2**31)
+# NUL (PostgreSQL's text refuses it) and lone surrogates (half an emoji: no UTF-8 encodes it).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def clean_text(value: str) -> str:
+    """Text as a database can store it: NUL removed, a lone surrogate replaced by U+FFFD.
+
+    JSON may escape either (``\\u0000``, ``\\ud83d``); stored as they are, they would fail the
+    write, and every redelivery of the webhook, for days."""
+    return _UNSTORABLE.sub(lambda match: "" if match.group() == "\x00" else "\ufffd", value)
 
 
 def classify_error(code: int | None, http_status: int | None = None) -> ErrorKind:
@@ -81,12 +94,12 @@ def error_fields(error: object) -> tuple[int | None, str, str]:
     """Read (code, title, details) from one Meta error object, tolerating any shape.
 
     Meta writes the human text in ``message`` for HTTP answers and in ``title`` for webhooks;
-    either is used. Non-integer codes count as no code.
+    either is used. Non-integer codes, and codes outside 32 bits, count as no code.
     """
     if not isinstance(error, Mapping):
         return None, "", ""
     code = error.get("code")
-    if not isinstance(code, int) or isinstance(code, bool):
+    if not isinstance(code, int) or isinstance(code, bool) or code not in _CODE_RANGE:
         code = None
     title = _text(error.get("message")) or _text(error.get("title"))
     error_data = error.get("error_data")
@@ -113,4 +126,4 @@ def send_error_from_exception(exc: BaseException) -> SendError:
 
 
 def _text(value: object) -> str:
-    return value[:_MAX_TEXT] if isinstance(value, str) else ""
+    return clean_text(value)[:_MAX_TEXT] if isinstance(value, str) else ""

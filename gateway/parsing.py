@@ -10,7 +10,7 @@ import logging
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 
-from gateway.errors import error_fields
+from gateway.errors import clean_text, error_fields
 from gateway.types import InboundKind, InboundMessage, StatusError, StatusUpdate, WebhookEvents
 
 logger = logging.getLogger(__name__)
@@ -196,8 +196,10 @@ def _timestamp(value: object) -> datetime | None:
 
 
 def _string(value: object, max_length: int) -> str | None:
-    if isinstance(value, str) and 0 < len(value) <= max_length:
-        return value
+    if isinstance(value, str):
+        value = clean_text(value)
+        if 0 < len(value) <= max_length:
+            return value
     return None
 
 

@@ -9,16 +9,18 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DataError, IntegrityError
+from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 import gateway
 from broadcasts.services.statuses import deliveries_apply_statuses
 from comune.celery import enqueue
+from comune.logging import redact
 from privacy.selectors import message_predates_erasure
 from subscribers.services.inbound import inbound_message_receive
 from webhooks import status_buffer
+from webhooks.models import StatusDeadLetter
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +28,10 @@ logger = logging.getLogger(__name__)
 MESSAGE_CLOCK_SKEW = timedelta(minutes=5)
 # How long the first buffered status waits for others to share its batch.
 STATUS_BATCH_SECONDS = 0.25
+# A body's statuses refused as data: by the database (a constraint, a value out of range) or
+# before it (a value no column takes). Such a body is set aside; a database that is down
+# (OperationalError) is not among these: the drain stops, and its batch is applied later.
+_REFUSED = (DataError, IntegrityError, ValueError, OverflowError)
 
 
 def webhook_receive(*, body: bytes, events: gateway.WebhookEvents) -> None:
@@ -76,8 +82,7 @@ def statuses_receive(*, bodies: list[bytes]) -> None:
     """Verified webhook bodies carrying statuses: buffered for a bulk apply when there is Redis,
     else applied now."""
     if not status_buffer.enabled():
-        statuses = [s for body in bodies for s in gateway.parse_webhook(json.loads(body)).statuses]
-        deliveries_apply_statuses(statuses=statuses)
+        _statuses_apply(bodies)
     elif status_buffer.push(*bodies):
         _apply_soon(STATUS_BATCH_SECONDS)
 
@@ -85,10 +90,64 @@ def statuses_receive(*, bodies: list[bytes]) -> None:
 def statuses_apply_buffered() -> int | None:
     """Drain the status buffer into the database; returns the webhook bodies read, or None when
     another drain was running (it starts the next one)."""
-    read = status_buffer.drain(lambda batch: deliveries_apply_statuses(statuses=batch))
+    read = status_buffer.drain(_statuses_apply)
     if read is not None and status_buffer.waiting():
         _apply_soon(STATUS_BATCH_SECONDS)
     return read
+
+
+def status_dead_letter_create(*, body: bytes, reason: str) -> StatusDeadLetter:
+    """Set aside a verified status webhook that cannot be applied, its numbers masked."""
+    payload = json.loads(body)
+    logger.error("a status webhook was set aside: the database refused it (%s)", reason)
+    return StatusDeadLetter.objects.create(
+        reason=reason,
+        statuses=len(gateway.parse_webhook(payload).statuses),
+        body=_masked(payload),
+    )
+
+
+def _statuses_apply(bodies: list[bytes]) -> None:
+    """Apply the statuses of verified webhook bodies, all in one transaction. When that is
+    refused, body by body: each body refused is set aside, so that it never stops the others,
+    nor every drain after it."""
+    try:
+        with transaction.atomic():
+            deliveries_apply_statuses(statuses=_statuses(bodies))
+        return
+    except _REFUSED:
+        pass  # which body? each on its own says
+    for body in bodies:
+        try:
+            with transaction.atomic():
+                deliveries_apply_statuses(statuses=_statuses([body]))
+        except _REFUSED as refused:
+            # The exception's text may quote the row's values: only its type.
+            status_dead_letter_create(body=body, reason=type(refused).__name__)
+
+
+def _statuses(bodies: list[bytes]) -> list[gateway.StatusUpdate]:
+    statuses = []
+    for body in bodies:
+        try:
+            payload = json.loads(body)
+        except (ValueError, RecursionError):
+            logger.error("skipped an unreadable buffered webhook body")
+            continue
+        statuses.extend(gateway.parse_webhook(payload).statuses)
+    return statuses
+
+
+def _masked(value: object, key: str = "") -> object:
+    """A decoded body with the numbers in its strings masked (Unix times kept), and what no
+    database stores (NUL, half an emoji) cleaned."""
+    if isinstance(value, dict):
+        return {name: _masked(item, name) for name, item in value.items()}
+    if isinstance(value, list):
+        return [_masked(item, key) for item in value]
+    if isinstance(value, str):
+        return gateway.clean_text(value if key == "timestamp" else redact(value))
+    return value
 
 
 def statuses_apply_stranded() -> None:

@@ -49,8 +49,13 @@ def _match(update: gateway.StatusUpdate) -> Q | None:
 
 
 def _delivery_id(callback_data: str | None) -> int | None:
-    if callback_data and callback_data.startswith("d:") and callback_data[2:].isdigit():
-        return int(callback_data[2:])
+    """Our `d:<id>` back from Meta: ASCII digits of a 64-bit id, or no id ("²" and "٣" are
+    digits to `str.isdigit`, and a longer number fits no row)."""
+    if not callback_data or not callback_data.startswith("d:"):
+        return None
+    digits = callback_data[2:]
+    if digits.isascii() and digits.isdigit() and len(digits) <= 18:
+        return int(digits)
     return None
 
 

@@ -278,3 +278,37 @@ def test_status_without_a_usable_recipient_keeps_the_status():
 )
 def test_e164(wa_id, expected):
     assert e164(wa_id) == expected
+
+
+@pytest.mark.parametrize(
+    ("typed", "read"),
+    [
+        ("Iscri\x00vimi", "Iscrivimi"),  # PostgreSQL cannot store NUL in text
+        ("Iscrivimi \ud83d", "Iscrivimi \ufffd"),  # half an emoji: not encodable as UTF-8
+        ("\udc00", "\ufffd"),
+    ],
+)
+def test_text_is_cleaned_of_what_no_database_can_store(typed, read):
+    payload = _text_payload(text={"body": typed})
+    payload["entry"][0]["changes"][0]["value"]["contacts"][0]["profile"]["name"] = typed
+
+    [message] = parse_webhook(payload).messages
+
+    assert (message.text, message.profile_name) == (read, read)
+
+
+def test_a_text_of_nothing_but_nul_is_no_text():
+    [message] = parse_webhook(_text_payload(text={"body": "\x00\x00"})).messages
+    assert message.text is None
+
+
+def test_an_error_code_outside_32_bits_is_no_code():
+    payload = load_fixture("status_failed_undeliverable.json")
+    [error] = payload["entry"][0]["changes"][0]["value"]["statuses"][0]["errors"]
+    error["code"] = 2**31
+    error["message"] = "Message\x00 undeliverable \ud800"
+
+    [status] = parse_webhook(payload).statuses
+
+    assert status.errors[0].code is None
+    assert status.errors[0].title == "Message undeliverable \ufffd"

@@ -21,6 +21,7 @@ from webhooks import services as webhook_services
 from webhooks import status_buffer
 from webhooks import tasks as webhook_tasks
 from webhooks.fastpath import StatusWebhookFastPath
+from webhooks.models import StatusDeadLetter
 
 pytestmark = [pytest.mark.django_db, pytest.mark.services]
 
@@ -362,3 +363,76 @@ def test_a_client_that_leaves_before_its_body_ends_gets_no_answer_and_buffers_no
 def test_other_paths_and_methods_go_to_django(app, django_app):
     assert post(app, b"{}", path="/admin/")[0] == 418
     assert post(app, b"{}", method="PUT")[0] == 418
+
+
+# --- A body that cannot be applied is set aside -----------------------------------------------
+
+
+@pytest.fixture
+def unrecorded(draft):
+    """A row whose send Meta accepted but our worker died before recording its message id."""
+    subscriber = Subscriber.objects.create(
+        phone="+393209999999", status="active", subscribed_at=datetime.now(UTC)
+    )
+    return Delivery.objects.create(
+        broadcast=draft, subscriber=subscriber, status="sending", queued_at=datetime.now(UTC)
+    )
+
+
+def test_a_body_the_database_refuses_is_set_aside_and_the_rest_of_its_batch_applied(
+    buffer, sent, unrecorded, settings, caplog
+):
+    # Its callback data names a row other than the one that holds its message id: recording the
+    # id on that row breaks the one-row-per-message rule, so the database refuses the batch.
+    poisoned = statuses_payload(sent[:1], "delivered")
+    [status] = poisoned["entry"][0]["changes"][0]["value"]["statuses"]
+    status.update(biz_opaque_callback_data=f"d:{unrecorded.pk}", recipient_id="393331234567")
+    status_buffer.push(body(statuses_payload(sent[1:2], "read")))
+    status_buffer.push(body(poisoned))
+    status_buffer.push(body(statuses_payload(sent[2:], "read")))
+
+    assert webhook_services.statuses_apply_buffered() == 3
+
+    assert statuses(sent) == ["sent", "read", "read"]
+    assert pending(buffer, settings) == 0  # nothing left to stop the next drains
+    [letter] = StatusDeadLetter.objects.all()
+    assert (letter.statuses, letter.reason) == (1, "IntegrityError")
+    [status] = letter.body["entry"][0]["changes"][0]["value"]["statuses"]
+    assert status["id"] == "wamid.sent0"
+    assert status["recipient_id"] == "***67"  # no number in clear
+    assert "set aside" in caplog.text
+
+    status_buffer.push(body(statuses_payload(sent[:1], "read")))
+    assert webhook_services.statuses_apply_buffered() == 1
+    assert statuses(sent) == ["read"] * 3
+
+
+@pytest.mark.parametrize("callback_data", ["d:²", "d:٣", "d:" + "9" * 30, "d:-1", "d:"])
+def test_callback_data_that_is_not_one_of_our_ids_is_ignored(buffer, sent, callback_data):
+    payload = statuses_payload(sent, "delivered")
+    for status in payload["entry"][0]["changes"][0]["value"]["statuses"]:
+        status["biz_opaque_callback_data"] = callback_data
+    status_buffer.push(body(payload))
+
+    assert webhook_services.statuses_apply_buffered() == 1
+
+    assert statuses(sent) == ["delivered"] * 3
+    assert not StatusDeadLetter.objects.exists()
+
+
+def test_an_error_code_past_32_bits_fails_the_row_without_a_code(buffer, sent):
+    failed = status_update(
+        wamid=sent[0].wamid, status="failed", timestamp=1764004005, recipient_id="39320"
+    )
+    failed["errors"] = [{"code": 2**31 + 5, "title": "Message undeliverable"}]
+    status_buffer.push(body(webhook_body(statuses_value(failed))))
+
+    assert webhook_services.statuses_apply_buffered() == 1
+
+    row = Delivery.objects.get(pk=sent[0].pk)
+    assert (row.status, row.error_code, row.error_title) == (
+        "failed",
+        None,
+        "Message undeliverable",
+    )
+    assert not StatusDeadLetter.objects.exists()
