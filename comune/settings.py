@@ -294,3 +294,14 @@ if RETENTION_INBOUND_DAYS < RETENTION_INBOUND_MIN_DAYS:
     )
 if RETENTION_DELIVERY_DAYS < 0 or RETENTION_UNSUBSCRIBED_DAYS < 0:
     raise ImproperlyConfigured("Retention periods cannot be negative.")
+
+# --- The consent log's proof (`manage.py verify_consent_log`, `anchor_consent_log` daily) ---
+# The HMAC key of the consent chain: never in the database, so whoever holds only the database
+# cannot rewrite the chain. Keep it like SECRET_KEY; changing it makes every record fail.
+CONSENT_LOG_KEY = (
+    _secret("CONSENT_LOG_KEY") or "insecure-local-consent-log-key-only-used-when-debug-is-on"
+)
+# Where the daily signed anchor (head and count of the chain) goes, outside the database: a file
+# the application may only append to (e.g. on another machine's share), and/or the DPO's e-mail.
+CONSENT_ANCHOR_PATH = env.str("CONSENT_ANCHOR_PATH", default="")
+CONSENT_ANCHOR_EMAIL = env.list("CONSENT_ANCHOR_EMAIL", default=[])

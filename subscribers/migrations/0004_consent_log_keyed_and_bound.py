@@ -16,13 +16,25 @@ import django.core.validators
 from django.conf import settings
 from django.db import migrations, models
 
+# TRUNCATE of a log that holds records (emptying an empty one loses nothing, and lets a test
+# database be flushed).
 TRUNCATE_TRIGGER = """
+CREATE OR REPLACE FUNCTION subscribers_consent_no_truncate() RETURNS trigger AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM subscribers_consentrecord) THEN
+        RAISE EXCEPTION 'the consent log is append-only: TRUNCATE refused'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
 CREATE TRIGGER subscribers_consent_no_truncate
 BEFORE TRUNCATE ON subscribers_consentrecord
-FOR EACH STATEMENT EXECUTE FUNCTION subscribers_consent_append_only();
+FOR EACH STATEMENT EXECUTE FUNCTION subscribers_consent_no_truncate();
 """
 DROP_TRUNCATE_TRIGGER = """
 DROP TRIGGER IF EXISTS subscribers_consent_no_truncate ON subscribers_consentrecord;
+DROP FUNCTION IF EXISTS subscribers_consent_no_truncate();
 """
 # The row trigger of 0002, which refuses the re-chain's UPDATEs; the ALTER TABLE also locks the
 # table, so nothing is appended while the chain is rewritten.
