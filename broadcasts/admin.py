@@ -236,8 +236,10 @@ class BroadcastAdmin(admin.ModelAdmin):
                 for event in obj.events.select_related("actor")
             ],
             "progress_url": self._url("progress", obj),
-            "report_url": self._url("report", obj),
         }
+        rows_visible = selectors.recipient_rows_visible(user=user)
+        if rows_visible:
+            context["report_url"] = self._url("report", obj)
         if views.may_send_test(user, obj):
             context["send_test_url"] = self._url("send_test", obj)
             context["send_test_form"] = TestSendForm(auto_id="id_send_test_%s")
@@ -247,12 +249,14 @@ class BroadcastAdmin(admin.ModelAdmin):
                 context["approval_hint"] = hint
         if obj.status not in (Status.DRAFT, Status.AWAITING_APPROVAL):
             counts = selectors.broadcast_delivery_counts(broadcast_id=obj.pk)
-            failed = list(selectors.broadcast_failed_deliveries(broadcast_id=obj.pk)[:FAILED_SHOWN])
-            context.update(
-                counts=counts,
-                failed_deliveries=failed,
-                failed_not_shown=max(counts.failed - len(failed), 0),
-            )
+            context["counts"] = counts
+            if rows_visible:
+                failed = list(
+                    selectors.broadcast_failed_deliveries(broadcast_id=obj.pk)[:FAILED_SHOWN]
+                )
+                context.update(
+                    failed_deliveries=failed, failed_not_shown=max(counts.failed - len(failed), 0)
+                )
         if obj.status != Status.DRAFT:
             context.update(
                 show_save=False, show_save_and_continue=False, show_save_and_add_another=False
@@ -326,7 +330,10 @@ class BroadcastAdmin(admin.ModelAdmin):
         return views.broadcast_progress(request, self._get_viewable(request, object_id))
 
     def report_view(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
-        return views.broadcast_delivery_report(request, self._get_viewable(request, object_id))
+        broadcast = self._get_viewable(request, object_id)
+        if not selectors.recipient_rows_visible(user=staff_user(request)):
+            raise PermissionDenied
+        return views.broadcast_delivery_report(request, broadcast)
 
 
 @admin.register(MessageTemplate)

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -158,4 +159,12 @@ def broadcasts_emergencies_to_confirm() -> QuerySet[Broadcast]:
         Broadcast.objects.filter(Exists(sent_alone))
         .exclude(Exists(confirmed))
         .order_by("-approved_at", "-id")
+    )
+
+
+def recipient_rows_visible(*, user: User) -> bool:
+    """Whether `user` may see a broadcast's per-recipient rows (masked): approvers always,
+    editors only where the comune allows it (BROADCAST_REPORT_ROWS_FOR_EDITORS)."""
+    return user.has_perm("broadcasts.approve_broadcast") or (
+        settings.BROADCAST_REPORT_ROWS_FOR_EDITORS and user.has_perm("broadcasts.view_broadcast")
     )

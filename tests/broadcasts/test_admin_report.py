@@ -78,9 +78,9 @@ def test_retrying_the_failed_ones_sends_them_again(
 
 
 def test_the_csv_report_has_one_row_per_delivery_with_masked_numbers(
-    client, editor, sent_broadcast
+    client, approver, sent_broadcast
 ):
-    client.force_login(editor)
+    client.force_login(approver)
 
     response = client.get(reverse("admin:broadcasts_broadcast_report", args=[sent_broadcast.pk]))
 
@@ -129,6 +129,23 @@ def test_a_sending_broadcast_page_polls_its_progress(client, editor, sent_broadc
     assert 'data-status="sending"' in page
     assert 'aria-valuenow="67"' in page
     assert "broadcasts/status.js" in page
+
+
+def test_editors_see_per_recipient_rows_only_where_the_comune_allows_it(
+    client, editor, sent_broadcast, settings
+):
+    """Issue 13, finding 19: every editor could list who failed and download the report."""
+    report = reverse("admin:broadcasts_broadcast_report", args=[sent_broadcast.pk])
+    client.force_login(editor)
+
+    page = client.get(change_url(sent_broadcast)).content.decode()
+    assert masked(B) not in page and report not in page
+    assert "Failed deliveries" not in page
+    assert client.get(report).status_code == 403
+
+    settings.BROADCAST_REPORT_ROWS_FOR_EDITORS = True
+    assert masked(B) in client.get(change_url(sent_broadcast)).content.decode()
+    assert client.get(report).status_code == 200
 
 
 def test_progress_and_report_need_permission_to_view_broadcasts(client, sent_broadcast):
