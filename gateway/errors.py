@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from gateway.redaction import redact
 from gateway.types import ErrorKind, SendError
 
 # The one place that maps Meta's codes to a decision. Codes not listed fall back on the HTTP status.
@@ -126,4 +127,6 @@ def send_error_from_exception(exc: BaseException) -> SendError:
 
 
 def _text(value: object) -> str:
-    return clean_text(value)[:_MAX_TEXT] if isinstance(value, str) else ""
+    """Meta's text as we keep it: storable, bounded, and without the recipient's number, which
+    some error titles quote."""
+    return redact(clean_text(value))[:_MAX_TEXT] if isinstance(value, str) else ""

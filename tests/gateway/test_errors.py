@@ -6,6 +6,8 @@ from gateway.errors import (
     send_error_from_exception,
     send_error_from_response,
 )
+from gateway.parsing import parse_webhook
+from gateway.testing import status_update, statuses_value, webhook_body
 from gateway.types import ErrorKind
 from tests.gateway.conftest import load_fixture
 
@@ -131,3 +133,23 @@ def test_network_exceptions_are_retried():
         None,
         "TimeoutError: read timed out",
     )
+
+
+def test_metas_texts_are_kept_without_the_recipients_number():
+    """Issue 13, finding 19: some error titles quote the number; they are stored and shown."""
+    body = {"error": {"code": 131026, "message": "Undeliverable to +39 333 123 4567"}}
+    error = send_error_from_response(body, 400)
+    assert error.title == "Undeliverable to ***67"
+
+    events = parse_webhook(
+        webhook_body(
+            statuses_value(
+                status_update(
+                    wamid="wamid.x",
+                    status="failed",
+                    errors=({"code": 131026, "title": "Failed for 393331234567"},),
+                )
+            )
+        )
+    )
+    assert events.statuses[0].errors[0].title == "Failed for ***67"
