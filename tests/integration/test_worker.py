@@ -138,12 +138,6 @@ def stack_factory(transactional_db, postgres, redis_url, key_prefix, tmp_path, m
     broker = redis.Redis.from_url(redis_url)
     for key in broker.scan_iter(f"{key_prefix}*"):
         broker.delete(key)
-    # The flush after a transactional test may not TRUNCATE a consent log that holds records:
-    # empty it as a superuser would, triggers off.
-    with connection.cursor() as cursor:
-        cursor.execute("SET session_replication_role = replica")
-        cursor.execute("DELETE FROM subscribers_consentrecord")
-        cursor.execute("SET session_replication_role = DEFAULT")
 
 
 def _forget_broker_connections(app) -> None:
