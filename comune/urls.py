@@ -2,10 +2,12 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+from roles import views as roles_views
 from subscribers import views as subscriber_views
 from webhooks.views import whatsapp_webhook
 
 urlpatterns = [
+    path("admin/second-factor/", roles_views.second_factor, name="second-factor"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("webhooks/whatsapp/", whatsapp_webhook, name="whatsapp-webhook"),

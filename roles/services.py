@@ -7,10 +7,14 @@ from typing import Any
 
 from django.apps import apps as global_apps
 from django.apps.registry import Apps
-from django.db import DEFAULT_DB_ALIAS
+from django.contrib.auth.models import User
+from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.models import Q
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from roles.models import ADMINISTRATOR, APPROVER, EDITOR, EMERGENCY_SENDER, PRIVACY_OFFICER
+
+_AUTHENTICATOR_NAME = "Authenticator app"
 
 _EDITOR_PERMISSIONS = (
     "broadcasts.add_broadcast",
@@ -19,7 +23,9 @@ _EDITOR_PERMISSIONS = (
     "broadcasts.view_messagetemplate",
 )
 
-# Editors and approvers never see personal data; the privacy officer never touches broadcasts.
+# Editors and approvers never see personal data. The privacy officer reads broadcasts (what
+# was sent to whom is theirs to answer for) but never writes, approves or sends one; they import
+# citizens with their consent evidence, since the evidence is theirs to vouch for.
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     EDITOR: _EDITOR_PERMISSIONS,
     APPROVER: (*_EDITOR_PERMISSIONS, "broadcasts.approve_broadcast", "broadcasts.view_delivery"),
@@ -30,6 +36,9 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "broadcasts.send_emergency_alone",
     ),
     PRIVACY_OFFICER: (
+        "broadcasts.view_broadcast",
+        "broadcasts.view_messagetemplate",
+        "subscribers.add_subscriber",
         "subscribers.view_subscriber",
         "subscribers.view_consentrecord",
         "subscribers.view_inboundmessage",
@@ -75,3 +84,41 @@ def roles_sync_after_migrate(*, using: str = DEFAULT_DB_ALIAS, **kwargs: Any) ->
     except LookupError:
         return
     roles_sync(apps=apps, using=using)
+
+
+# --- The second factor: an authenticator app (TOTP) per staff account ---
+
+
+def totp_device_start(*, user: User) -> TOTPDevice:
+    """A new authenticator for the user, unconfirmed until they type a code it shows. An
+    earlier unconfirmed one is dropped: each secret is shown on one page only."""
+    TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+    return TOTPDevice.objects.create(user=user, name=_AUTHENTICATOR_NAME, confirmed=False)
+
+
+def totp_device_confirm(*, user: User, token: str) -> TOTPDevice | None:
+    """Confirm the authenticator being set up if `token` is its current code (the only one the
+    user then has); None when the code is wrong or nothing is being set up."""
+    with transaction.atomic():
+        device = (
+            TOTPDevice.objects.select_for_update()
+            .filter(user=user, confirmed=False)
+            .order_by("-pk")
+            .first()
+        )
+        if device is None or not device.verify_token(token):
+            return None
+        TOTPDevice.objects.filter(user=user, confirmed=True).delete()
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
+    return device
+
+
+def totp_device_verify(*, user: User, token: str) -> TOTPDevice | None:
+    """The user's authenticator if `token` is its current code, else None. A code is accepted
+    once, and wrong codes slow the next tries down (django-otp's throttling)."""
+    with transaction.atomic():
+        device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True).first()
+        if device is None or not device.verify_token(token):
+            return None
+    return device

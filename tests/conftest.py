@@ -18,7 +18,7 @@ from broadcasts.services import authoring
 from gateway.testing import inbound_text, webhook_body
 from subscribers.models import ConsentRecord
 from subscribers.services.consent import subscriber_subscribe, subscriber_unsubscribe
-from tests.factories import MessageTemplateFactory, staff
+from tests.factories import MessageTemplateFactory, log_in, staff
 
 FIXTURES = Path(__file__).parent / "fixtures" / "whatsapp"
 ON_CI = os.environ.get("CI") == "true"
@@ -74,6 +74,13 @@ def whatsapp_outbox() -> list:
     """The locmem gateway's outbox, emptied for every test, like Django's mail.outbox."""
     gateway.outbox.clear()
     return gateway.outbox
+
+
+@pytest.fixture
+def admin_client(client, admin_user):
+    """pytest-django's superuser client, its second factor verified as after the login."""
+    log_in(client, admin_user)
+    return client
 
 
 @pytest.fixture

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import factory
 from django.contrib.auth.models import Permission, User
+from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from broadcasts.models import MessageTemplate
+from roles.selectors import user_second_factor_required
 
 
 class StaffFactory(factory.django.DjangoModelFactory):
@@ -31,6 +35,21 @@ def staff(username: str, *codenames: str) -> User:
     """A staff account with those permissions, read afresh so its permission cache is empty."""
     user = StaffFactory(username=username, permissions=codenames)
     return User.objects.get(pk=user.pk)
+
+
+def authenticator(user: User) -> TOTPDevice:
+    """A confirmed authenticator app for the user, with a random secret as when set up."""
+    return TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=True)
+
+
+def log_in(client: Client, user: User) -> None:
+    """Log a staff member in as after their password and, where their role needs it (the
+    Administrator, the privacy officer, superusers), their authenticator's code."""
+    client.force_login(user)
+    if user_second_factor_required(user=user):
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = authenticator(user).persistent_id
+        session.save()
 
 
 class MessageTemplateFactory(factory.django.DjangoModelFactory):

@@ -7,6 +7,7 @@ from django.urls import reverse
 from broadcasts import lifecycle
 from broadcasts.models import Broadcast, StaffTestNumber
 from tests.broadcasts.admin_pages import change_url, form_data, make_draft, shown_messages
+from tests.factories import log_in
 
 pytestmark = pytest.mark.django_db
 
@@ -193,7 +194,7 @@ def test_only_an_administrator_lists_test_numbers(client, editor, approver):
 
 def test_templates_are_read_only(client, template):
     admin = User.objects.create_superuser("admin", password="pw")
-    client.force_login(admin)
+    log_in(client, admin)
 
     listing = client.get(reverse("admin:broadcasts_messagetemplate_changelist"))
     detail = client.get(reverse("admin:broadcasts_messagetemplate_change", args=[template.pk]))

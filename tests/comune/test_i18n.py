@@ -19,3 +19,14 @@ def test_our_own_strings_are_translated(client):
     privacy_notice_publish(version="1.0", title="Informativa", body="Testo.")
     page = client.get("/informativa-privacy/").content.decode()
     assert "Versione 1.0" in page
+
+
+def test_the_login_and_the_second_factor_speak_italian(client):
+    from django.contrib.auth.models import User
+
+    login = client.get("/admin/login/").content.decode()
+    client.force_login(User.objects.create_superuser("dpo", password=None))
+    setup = client.get("/admin/second-factor/").content.decode()
+
+    assert "Codice di verifica" in login
+    assert "Configura un'app di autenticazione" in setup

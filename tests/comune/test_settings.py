@@ -14,6 +14,7 @@ PRODUCTION = {
     "WHATSAPP_VERIFY_TOKEN": "verify-token",
     "CONSENT_LOG_KEY": "a-production-consent-log-key",
     "ALLOWED_HOSTS": "info.comune.example.it",
+    "SITE_URL": "https://info.comune.example.it",
 }
 
 
@@ -25,6 +26,7 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     }
     clean.update({"ENV_FILE": os.devnull, "DEBUG": "false", "DATABASE_URL": "sqlite://:memory:"})
     clean.pop("SECRET_KEY", None)
+    clean.pop("SIMULATOR_ENABLED", None)  # the test settings turn it on
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=REPO,
@@ -73,3 +75,57 @@ def test_production_settings_pass_check_deploy():
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+CLOUD = {
+    "WHATSAPP_BACKEND": "cloud",
+    "WHATSAPP_PHONE_NUMBER_ID": "106540352242922",
+    "WHATSAPP_ACCESS_TOKEN": "token",
+}
+
+
+@pytest.mark.parametrize(
+    ("bad", "error"),
+    [
+        ({"SIMULATOR_ENABLED": "true"}, "comune.E001"),
+        ({"SITE_URL": ""}, "comune.E002"),
+        ({"SITE_URL": "http://info.comune.example.it"}, "comune.E002"),
+        ({"WHATSAPP_BACKEND": "console"}, "comune.E003"),
+        ({"WHATSAPP_BACKEND": "locmem"}, "comune.E003"),
+        ({"WHATSAPP_BACKEND": "dummy"}, "comune.E003"),
+        ({"WHATSAPP_BACKEND": "simulator.backend.SimulatorBackend"}, "comune.E003"),
+    ],
+)
+def test_check_deploy_fails_a_development_configuration_in_production(bad, error):
+    env = {**PRODUCTION, **CLOUD, **bad}
+    if bad.get("SITE_URL") == "":
+        del env["SITE_URL"]
+
+    result = manage("check", "--deploy", **env)
+
+    assert result.returncode != 0
+    assert error in result.stderr
+
+
+def test_forwarded_headers_are_believed_only_behind_a_trusted_proxy():
+    code = "from django.conf import settings; print(settings.SECURE_PROXY_SSL_HEADER)"
+
+    direct = manage("shell", "--no-imports", "-c", code, **PRODUCTION, **CLOUD)
+    proxied = manage(
+        "shell", "--no-imports", "-c", code, **PRODUCTION, **CLOUD, TRUSTED_PROXY="true"
+    )
+
+    assert direct.stdout.strip() == "None"
+    assert proxied.stdout.strip() == "('HTTP_X_FORWARDED_PROTO', 'https')"
+
+
+def test_hsts_preload_is_the_comunes_opt_in():
+    code = "from django.conf import settings; print(settings.SECURE_HSTS_PRELOAD)"
+
+    assert (
+        manage("shell", "--no-imports", "-c", code, **PRODUCTION, **CLOUD).stdout.strip() == "False"
+    )
+    opted = manage(
+        "shell", "--no-imports", "-c", code, **PRODUCTION, **CLOUD, SECURE_HSTS_PRELOAD="true"
+    )
+    assert opted.stdout.strip() == "True"

@@ -15,6 +15,7 @@ from comune.spreadsheets import spreadsheet_cell
 from privacy.exports import consent_log_csv, consent_log_xlsx
 from subscribers.models import ConsentRecord, PrivacyNotice, Subscriber
 from subscribers.services.consent import privacy_notice_publish, subscriber_subscribe
+from tests.factories import log_in
 
 FORMULAS = ['=HYPERLINK("http://x","click")', "+SUM(1,1)", "-2+3", "@SUM(A1)"]
 
@@ -85,7 +86,7 @@ def test_the_delivery_report_neutralises_formulas(client, db):
             error_title=formula,
             queued_at=datetime(2026, 1, 5, tzinfo=UTC),
         )
-    client.force_login(boss)
+    log_in(client, boss)
     response = client.get(reverse("admin:broadcasts_broadcast_report", args=[broadcast.pk]))
     text = b"".join(response.streaming_content).decode().lstrip("\ufeff")
     _neutralised([cell for row in csv.reader(io.StringIO(text)) for cell in row])

@@ -21,6 +21,7 @@ from subscribers.models import ConsentRecord
 from subscribers.services.consent import privacy_notice_publish, subscriber_subscribe
 from subscribers.services.inbound import inbound_message_receive
 from tests.conftest import text_payload
+from tests.factories import log_in
 from tests.roles.conftest import member
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +43,7 @@ def client(client):
 @pytest.fixture
 def officer(client) -> User:
     user = member(PRIVACY_OFFICER)
-    client.force_login(user)
+    log_in(client, user)
     return user
 
 

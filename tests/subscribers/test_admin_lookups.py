@@ -5,7 +5,7 @@ number digit by digit."""
 import pytest
 from django.urls import reverse
 
-from tests.factories import staff
+from tests.factories import log_in, staff
 
 pytestmark = pytest.mark.django_db
 
@@ -32,6 +32,6 @@ def test_staff_without_subject_access_cannot_filter_by_number(client, subscribe,
 @pytest.mark.parametrize(("page", "lookup"), PAGES[:3])
 def test_the_privacy_officer_may(client, subscribe, page, lookup):
     subscribe("+393331234567")
-    client.force_login(staff("dpo", *VIEW, "subject_access"))
+    log_in(client, staff("dpo", *VIEW, "subject_access"))
 
     assert client.get(reverse(page), {lookup: "+39333"}).status_code == 200

@@ -1,5 +1,5 @@
-/* The broadcast's change page: confirm the irreversible buttons, and follow a sending
- * broadcast by polling its progress endpoint every 2 seconds. */
+/* The broadcast's change page and the dashboard: confirm the irreversible buttons, draw the
+ * progress bars, and follow a sending broadcast by polling its progress endpoint every 2 s. */
 (function () {
   "use strict";
 
@@ -12,6 +12,16 @@
           event.preventDefault();
         }
       });
+    });
+  }
+
+  // The bars' widths are set here, not in a style attribute, which the CSP refuses.
+  function drawBars() {
+    document.querySelectorAll('[role="progressbar"]').forEach(function (meter) {
+      const bar = meter.querySelector("[data-wa-bar]");
+      if (bar) {
+        bar.style.width = meter.getAttribute("aria-valuenow") + "%";
+      }
     });
   }
 
@@ -60,6 +70,7 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     confirmDangerousButtons();
+    drawBars();
     followProgress();
   });
 })();
