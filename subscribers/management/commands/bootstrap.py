@@ -4,7 +4,9 @@ import secrets
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
 from django.template.loader import render_to_string
 
 from subscribers import selectors
@@ -12,7 +14,10 @@ from subscribers.services.consent import privacy_notice_publish
 
 
 class Command(BaseCommand):
-    help = "Ensure a current privacy notice and an administrator exist (prints a new password)."
+    help = (
+        "Ensure a current privacy notice and an administrator: with ADMIN_PASSWORD, or in "
+        "development a random password printed once."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--username", default="admin")
@@ -29,7 +34,18 @@ class Command(BaseCommand):
             self.stdout.write(f"Published privacy notice {notice.version} (edit it in the admin).")
 
         user_model = get_user_model()
-        if not user_model.objects.filter(is_superuser=True).exists():
+        if user_model.objects.filter(is_superuser=True).exists():
+            return
+        password = settings.ADMIN_PASSWORD
+        if password:
+            # Production: the operator chose it; it is never written anywhere.
+            try:
+                validate_password(password)
+            except ValidationError as error:
+                raise CommandError("ADMIN_PASSWORD: " + " ".join(error.messages)) from error
+            user_model.objects.create_superuser(username=username, email="", password=password)
+            self.stdout.write(f"Created administrator '{username}' with ADMIN_PASSWORD.")
+        elif settings.DEBUG:
             password = secrets.token_urlsafe(12)
             user_model.objects.create_superuser(username=username, email="", password=password)
             self.stdout.write(
@@ -37,4 +53,10 @@ class Command(BaseCommand):
                     f"Created administrator '{username}' with password: {password}\n"
                     "It is shown only now; change it in the admin."
                 )
+            )
+        else:
+            # A password printed here would stay in the container's logs.
+            self.stdout.write(
+                "No administrator yet: run `python manage.py createsuperuser`, or set "
+                "ADMIN_PASSWORD for this command."
             )

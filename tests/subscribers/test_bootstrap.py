@@ -1,0 +1,52 @@
+"""Issue 13, finding 18: in production `bootstrap` never prints a password into the logs."""
+
+import io
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+pytestmark = pytest.mark.django_db
+
+
+def bootstrap() -> str:
+    out = io.StringIO()
+    call_command("bootstrap", stdout=out)
+    return out.getvalue()
+
+
+def test_in_production_without_admin_password_no_administrator_is_made(settings):
+    settings.DEBUG, settings.ADMIN_PASSWORD = False, ""
+
+    output = bootstrap()
+
+    assert not User.objects.filter(is_superuser=True).exists()
+    assert "createsuperuser" in output
+    assert "password:" not in output
+
+
+def test_in_production_the_administrator_gets_admin_password_unprinted(settings):
+    settings.DEBUG, settings.ADMIN_PASSWORD = False, "a-chosen-long-password"
+
+    output = bootstrap()
+
+    assert User.objects.get(is_superuser=True).check_password("a-chosen-long-password")
+    assert "a-chosen-long-password" not in output
+
+
+def test_a_short_admin_password_is_refused_with_the_reason(settings):
+    settings.DEBUG, settings.ADMIN_PASSWORD = False, "short"
+
+    with pytest.raises(CommandError, match="at least 12 characters"):
+        bootstrap()
+    assert not User.objects.exists()
+
+
+def test_in_development_a_random_password_is_printed_once(settings):
+    settings.DEBUG, settings.ADMIN_PASSWORD = True, ""
+
+    first, second = bootstrap(), bootstrap()
+
+    assert "Created administrator 'admin' with password:" in first
+    assert "password" not in second
