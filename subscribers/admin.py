@@ -7,7 +7,6 @@ from subscribers.admin_import import SubscriberImportMixin
 from subscribers.models import ConsentRecord, InboundMessage, PrivacyNotice, Subscriber
 from subscribers.services.consent import privacy_notice_publish
 
-
 # Lookups that would rebuild a masked number digit by digit (?phone__startswith=+39333…).
 NUMBER_FIELDS = frozenset({"phone", "wa_user_id"})
 
