@@ -255,6 +255,17 @@ WHATSAPP_RATE_PER_SECOND = env.int("WHATSAPP_RATE_PER_SECOND", default=80)
 # not Meta and is refused before its signature is even computed.
 WHATSAPP_WEBHOOK_MAX_BYTES = env.int("WHATSAPP_WEBHOOK_MAX_BYTES", default=3 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(2_621_440, WHATSAPP_WEBHOOK_MAX_BYTES)
+# --- The webhook's limits (webhooks.fastpath, webhooks.views; deploy/nginx.conf in front) ---
+# A body carrying only statuses is a few KB (one status, mostly): a larger one is refused (413)
+# rather than buffered, where the drain would read a thousand of them at a time.
+WHATSAPP_STATUS_WEBHOOK_MAX_BYTES = env.int("WHATSAPP_STATUS_WEBHOOK_MAX_BYTES", default=64 * 1024)
+# A body not received within this many seconds is answered 408 (Meta sends it at once).
+WHATSAPP_WEBHOOK_BODY_TIMEOUT_SECONDS = env.float(
+    "WHATSAPP_WEBHOOK_BODY_TIMEOUT_SECONDS", default=10.0
+)
+# Webhook bodies read at once by one web process (each up to WHATSAPP_WEBHOOK_MAX_BYTES in
+# memory); one more is answered 503 with Retry-After, and Meta sends it again.
+WHATSAPP_WEBHOOK_MAX_READING = env.int("WHATSAPP_WEBHOOK_MAX_READING", default=64)
 
 # --- The comune and its service ---
 COMUNE_NAME = env.str("COMUNE_NAME", default="Comune di Esempio")

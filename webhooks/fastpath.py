@@ -1,8 +1,10 @@
 """The ASGI fast path in front of Django for the one hot request: a signed webhook POST that
-carries only statuses, about three for every message sent."""
+carries only statuses, about three for every message sent. It also reads every webhook POST's
+body against the limits, which Django's ASGI handler would read to the end first."""
 
 import asyncio
 import json
+import logging
 from collections.abc import Callable
 
 from asgiref.sync import sync_to_async
@@ -14,13 +16,17 @@ from redis.exceptions import RedisError
 import gateway
 from webhooks import services, status_buffer
 
+logger = logging.getLogger(__name__)
+
 
 class StatusWebhookFastPath:
     """ASGI app in front of Django for the one hot request: a signed webhook POST that carries
     only statuses, about three for every message sent. With the status buffer on, it is buffered
     here without Django's request machinery (sessions, locale, CSRF, messages, a thread per
-    request), which costs more than the work itself. Anything else, every refusal included, goes
-    on to Django with its body.
+    request), which costs more than the work itself. Anything else goes on to Django with its
+    body, and so does every refusal but those that spare reading the body, or reading it to the
+    end: two signatures (400), a body too large (413), too slow (408), or one too many being read
+    at once in this process (503, Retry-After).
 
     The bodies that arrive while a push to Redis is in flight go together in the next one
     (group commit): one round trip for many POSTs, and each is answered only once its body is
@@ -31,48 +37,63 @@ class StatusWebhookFastPath:
         self.django_app = django_app
         self.path = reverse("whatsapp-webhook")
         self._pushes: _GroupCommit | None = None
+        self._reading = 0  # bodies being read now (one event loop: no lock needed)
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
-        if (
+        if not (
             scope["type"] == "http"
             and scope["method"] == "POST"
             and scope["path"].removeprefix(scope.get("root_path", "")) == self.path
-            and status_buffer.enabled()
         ):
-            headers = dict(scope["headers"])
-            try:
-                body = await self._read_body(headers, receive)
-            except _ClientLeft:
-                return  # nobody to answer
-            if body is not None:
-                if await self._buffered(body, headers):
-                    await send(
-                        {"type": "http.response.start", "status": 200, "headers": _NO_CONTENT}
-                    )
-                    await send({"type": "http.response.body", "body": b""})
-                    return
-                receive = _replaying(body, receive)
-        await self.django_app(scope, receive, send)
-
-    @staticmethod
-    async def _read_body(headers: dict[bytes, bytes], receive: Callable) -> bytes | None:
-        """The body; None (unread) unless its declared length is sane."""
+            await self.django_app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
         try:
-            length = int(headers.get(b"content-length", b""))
-        except ValueError:
-            return None
-        if not 0 < length <= settings.WHATSAPP_WEBHOOK_MAX_BYTES:
-            return None
-        chunks = []
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                raise _ClientLeft
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body"):
-                return b"".join(chunks)
+            body = await self._read_body(scope["headers"], receive)
+        except _Refused as refused:
+            await _answer(send, refused.status, refused.reason, refused.headers)
+            return
+        except _ClientLeft:
+            return  # nobody to answer
+        if status_buffer.enabled() and await self._buffered(body, headers):
+            await _answer(send, 200, b"")
+            return
+        # Django reads the body from here, with its length (a chunked one has none).
+        scope = {**scope, "headers": _with_length(scope["headers"], len(body))}
+        await self.django_app(scope, _replaying(body, receive), send)
+
+    async def _read_body(self, headers: list[tuple[bytes, bytes]], receive: Callable) -> bytes:
+        """The body, read to at most the limit, in time; or `_Refused` as soon as it is clear
+        that it will not be, without reading the rest."""
+        if [name for name, _ in headers].count(b"x-hub-signature-256") > 1:
+            # Which one would count? Django would join them, this path kept the last.
+            raise _Refused(400, b"More than one X-Hub-Signature-256.")
+        limit = settings.WHATSAPP_WEBHOOK_MAX_BYTES
+        declared = dict(headers).get(b"content-length")
+        if declared is not None:
+            if not (declared.isdigit() and len(declared) <= 18):
+                raise _Refused(400, b"Invalid Content-Length.")
+            if int(declared) > limit:
+                raise _Refused(413, b"Body too large.")
+        if self._reading >= settings.WHATSAPP_WEBHOOK_MAX_READING:
+            retry = [(b"retry-after", str(_RETRY_AFTER_SECONDS).encode())]
+            raise _Refused(503, b"Too many webhooks at once, retry later.", retry)
+        self._reading += 1
+        try:
+            async with asyncio.timeout(settings.WHATSAPP_WEBHOOK_BODY_TIMEOUT_SECONDS):
+                return await _read_to(limit, receive)
+        except TimeoutError:
+            logger.warning(
+                "webhook body not received within %s s: answered 408",
+                settings.WHATSAPP_WEBHOOK_BODY_TIMEOUT_SECONDS,
+            )
+            raise _Refused(408, b"Body not received in time.") from None
+        finally:
+            self._reading -= 1
 
     async def _buffered(self, body: bytes, headers: dict[bytes, bytes]) -> bool:
+        if len(body) > settings.WHATSAPP_STATUS_WEBHOOK_MAX_BYTES:
+            return False  # Django's view answers: 413 if it carries only statuses
         signature = headers.get(b"x-hub-signature-256", b"").decode("latin-1")
         if not gateway.verify_signature(body, signature, settings.WHATSAPP_APP_SECRET):
             return False
@@ -92,11 +113,55 @@ class StatusWebhookFastPath:
         return self._pushes
 
 
-_NO_CONTENT = [(b"content-length", b"0")]
+# What a client told "too many at once" should wait before trying again.
+_RETRY_AFTER_SECONDS = 5
 
 
 class _ClientLeft(Exception):
     """The client disconnected before sending its whole body."""
+
+
+class _Refused(Exception):
+    """A request answered here, with a reason, its body not read (to the end)."""
+
+    def __init__(
+        self, status: int, reason: bytes, headers: list[tuple[bytes, bytes]] | None = None
+    ) -> None:
+        super().__init__(status, reason)
+        self.status, self.reason, self.headers = status, reason, headers or []
+
+
+async def _read_to(limit: int, receive: Callable) -> bytes:
+    """The body's chunks until it ends; `_Refused` (413) as soon as they pass the limit."""
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise _ClientLeft
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _Refused(413, b"Body too large.")
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+async def _answer(
+    send: Callable, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    content = [(b"content-type", b"text/plain; charset=utf-8")] if body else []
+    content.append((b"content-length", str(len(body)).encode()))
+    await send(
+        {"type": "http.response.start", "status": status, "headers": content + (headers or [])}
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _with_length(headers: list[tuple[bytes, bytes]], length: int) -> list[tuple[bytes, bytes]]:
+    framing = (b"content-length", b"transfer-encoding")
+    kept = [(name, value) for name, value in headers if name not in framing]
+    return [*kept, (b"content-length", str(length).encode())]
 
 
 def _replaying(body: bytes, receive: Callable) -> Callable:

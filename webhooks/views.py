@@ -28,21 +28,32 @@ def whatsapp_webhook(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         return _verification_handshake(request)
 
-    try:
-        declared_length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
+    # Refused before a byte of the body is read.
+    signature = request.headers.get("X-Hub-Signature-256")
+    if signature is not None and "," in signature:
+        # Two headers, joined by the server: which one would count?
+        return _refuse(400, "More than one X-Hub-Signature-256.")
+    if "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+        # A WSGI server hands Django no length to read it to (the ASGI fast path reads it).
+        return _refuse(411, "Content-Length required.")
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    if not (declared.isascii() and declared.isdigit() and len(declared) <= 18):
         return _refuse(400, "Invalid Content-Length.")
-    if declared_length > settings.WHATSAPP_WEBHOOK_MAX_BYTES:
+    if int(declared) > settings.WHATSAPP_WEBHOOK_MAX_BYTES:
         return _refuse(413, "Body too large.")
     body = request.body
     # No state changes before the signature over the raw body is verified.
-    signature = request.headers.get("X-Hub-Signature-256")
     if not gateway.verify_signature(body, signature, settings.WHATSAPP_APP_SECRET):
         return _refuse(403, "Missing or invalid X-Hub-Signature-256.")
     try:
         payload = json.loads(body)
     except (ValueError, RecursionError):
         return _refuse(400, "Body is not valid JSON.")
+    too_large_for_statuses = len(body) > settings.WHATSAPP_STATUS_WEBHOOK_MAX_BYTES
+    if too_large_for_statuses and gateway.carries_only_statuses(payload):
+        # Not Meta's (a few KB), and the drain reads a thousand buffered bodies at a time.
+        logger.warning("a status webhook of %d bytes refused (413)", len(body))
+        return _refuse(413, "Status webhook too large.")
 
     try:
         webhook_receive(body=body, events=gateway.parse_webhook(payload))

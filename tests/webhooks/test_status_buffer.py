@@ -342,12 +342,29 @@ def test_with_redis_down_django_answers_so_that_meta_redelivers(
     assert Delivery.objects.filter(status="read").count() == 0
 
 
-@pytest.mark.parametrize("length", ["", "abc", "-1", str(10**9)])
-def test_a_body_of_unknown_or_excessive_length_is_left_unread_for_django(
-    buffer, app, django_app, length
+@pytest.mark.parametrize(
+    ("length", "status"), [("", 400), ("abc", 400), ("-1", 400), ("1e3", 400), (str(10**9), 413)]
+)
+def test_a_body_of_invalid_or_excessive_length_is_refused_unread(
+    buffer, app, django_app, length, status
 ):
-    assert post(app, b"{}", length=length)[0] == 418
-    assert django_app.bodies == [b"{}"]  # unread by the fast path
+    scope, messages = request(b"{}", length=length)
+    reads = []
+
+    async def receive():
+        reads.append(1)
+        return messages.pop(0)
+
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    async_to_sync(app)(scope, receive, send)
+
+    assert sent[0]["status"] == status
+    assert reads == []  # not a byte read
+    assert django_app.bodies == []
 
 
 def test_a_client_that_leaves_before_its_body_ends_gets_no_answer_and_buffers_nothing(
@@ -436,3 +453,147 @@ def test_an_error_code_past_32_bits_fails_the_row_without_a_code(buffer, sent):
         "Message undeliverable",
     )
     assert not StatusDeadLetter.objects.exists()
+
+
+# --- The fast path's limits: every webhook POST's body is read here, within them -------------
+
+
+def chunked(body: bytes, size: int) -> tuple[dict, list[dict]]:
+    """A request without a length, its body in chunks as a chunked upload arrives."""
+    scope, _messages = request(body)
+    scope["headers"] = [(n, v) for n, v in scope["headers"] if n != b"content-length"]
+    scope["headers"].append((b"transfer-encoding", b"chunked"))
+    parts = [body[i : i + size] for i in range(0, len(body), size)]
+    messages = [{"type": "http.request", "body": part, "more_body": True} for part in parts]
+    messages[-1]["more_body"] = False
+    return scope, messages
+
+
+def test_a_chunked_body_past_the_limit_is_refused_once_the_limit_is_read(
+    buffer, app, django_app, settings
+):
+    settings.WHATSAPP_WEBHOOK_MAX_BYTES = 1000
+    scope, messages = chunked(b"x" * 100_000, 400)
+    read = []
+
+    async def receive():
+        read.append(len(messages[0]["body"]))
+        return messages.pop(0)
+
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    async_to_sync(app)(scope, receive, send)
+
+    assert sent[0]["status"] == 413
+    assert sum(read) <= 1000 + 400  # the limit, and the chunk that passed it
+    assert django_app.bodies == []
+
+
+def test_a_chunked_body_within_the_limit_is_buffered_or_reaches_django_with_its_length(
+    buffer, app, django_app, sent
+):
+    assert async_to_sync(answer)(app, *chunked(body(statuses_payload(sent, "read")), 100)) == (
+        200,
+        b"",
+    )
+    assert statuses(sent) == ["read"] * 3
+
+    seen = []
+
+    async def django(scope, receive, send):
+        seen.append(dict(scope["headers"]))
+        await Django()(scope, receive, send)
+
+    keyword = json.dumps(text_payload("Iscrivimi")).encode()
+    app.django_app = django
+    assert async_to_sync(answer)(app, *chunked(keyword, 100))[0] == 418
+    assert seen[0][b"content-length"] == str(len(keyword)).encode()
+    assert b"transfer-encoding" not in seen[0]
+
+
+def stalling(messages: list[dict], release: asyncio.Event | None = None):
+    """A client that sends the first part of its body, then nothing until released (if ever)."""
+    release = release or asyncio.Event()
+
+    async def receive():
+        if len(messages) > 1:
+            return messages.pop(0)
+        await release.wait()
+        return messages.pop(0)
+
+    return receive
+
+
+def test_a_body_that_stalls_is_answered_408_and_logged(
+    buffer, app, django_app, sent, settings, caplog
+):
+    settings.WHATSAPP_WEBHOOK_BODY_TIMEOUT_SECONDS = 0.05
+    scope, messages = request(body(statuses_payload(sent, "read")))
+    answers = []
+
+    async def send(message):
+        answers.append(message)
+
+    async_to_sync(app)(scope, stalling(messages), send)
+
+    assert answers[0]["status"] == 408
+    assert b"in time" in answers[1]["body"]
+    assert "webhook body not received within 0.05 s" in caplog.text
+    assert pending(buffer, settings) == 0 and django_app.bodies == []
+
+
+def test_one_body_more_than_may_be_read_at_once_is_answered_503_with_retry_after(
+    buffer, app, django_app, sent, settings
+):
+    settings.WHATSAPP_WEBHOOK_MAX_READING = 2
+    payloads = [body(statuses_payload([d], "read")) for d in sent]
+
+    async def three_at_once():
+        release = asyncio.Event()
+        slow = [request(p) for p in payloads[:2]]
+        reading = [
+            asyncio.ensure_future(app(scope, stalling(messages, release), _discard))
+            for scope, messages in slow
+        ]
+        await asyncio.sleep(0)  # both are now reading their bodies
+        refused = await answer(app, *request(payloads[2]))
+        release.set()
+        await asyncio.gather(*reading)
+        return refused, await answer(app, *request(payloads[2]))
+
+    refused, later = async_to_sync(three_at_once)()
+
+    assert refused[0] == 503
+    assert later == (200, b"")  # once the others are read, there is room again
+    assert statuses(sent) == ["read"] * 3
+
+
+async def _discard(message):
+    pass
+
+
+def test_a_request_signed_twice_is_refused_unread(buffer, app, django_app, sent, settings):
+    payload = body(statuses_payload(sent, "read"))
+    scope, messages = request(payload)
+    # The fast path took the last header and Django joins them: neither must decide.
+    scope["headers"].insert(0, (b"x-hub-signature-256", b"sha256=" + b"0" * 64))
+
+    assert async_to_sync(answer)(app, scope, messages) == (
+        400,
+        b"More than one X-Hub-Signature-256.",
+    )
+    assert pending(buffer, settings) == 0 and django_app.bodies == []
+
+
+def test_a_status_body_past_the_status_cap_is_left_to_django_unbuffered(
+    buffer, app, django_app, sent, settings
+):
+    settings.WHATSAPP_STATUS_WEBHOOK_MAX_BYTES = 100
+    payload = body(statuses_payload(sent, "read"))
+
+    assert post(app, payload)[0] == 418  # the view answers it: 413 (test_edge.py)
+    assert django_app.bodies == [payload]
+    assert pending(buffer, settings) == 0
