@@ -15,6 +15,7 @@ from dashboard.charts import daily_chart
 from dashboard.forms import DEFAULT_PERIOD, PeriodForm
 from subscribers import selectors as subscriber_selectors
 from subscribers.models import ConsentRecord
+from webhooks import selectors as webhook_selectors
 
 register = template.Library()
 
@@ -47,6 +48,8 @@ def dashboard_panel(context: template.Context) -> dict:
             ),
         ),
     }
+    if request.user.has_perm("webhooks.view_statusdeadletter"):
+        panel["dead_letters"] = webhook_selectors.status_dead_letter_count()
     if request.user.has_perm("broadcasts.approve_broadcast"):
         panel["to_confirm"] = list(broadcast_selectors.broadcasts_emergencies_to_confirm())
     if request.user.has_perm("broadcasts.view_broadcast"):

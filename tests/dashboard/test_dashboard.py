@@ -10,6 +10,7 @@ from broadcasts.models import Broadcast
 from broadcasts.services import authoring, fanout
 from subscribers.models import ConsentRecord
 from subscribers.services.consent import subscriber_subscribe, subscriber_unsubscribe
+from webhooks.services import status_dead_letter_create
 
 pytestmark = pytest.mark.django_db
 
@@ -133,3 +134,17 @@ def test_in_development_the_dashboard_points_to_the_simulator(client, staff_with
     assert 'href="/simulator/"' in client.get("/admin/").content.decode()
     settings.SIMULATOR_ENABLED = False
     assert 'href="/simulator/"' not in client.get("/admin/").content.decode()
+
+
+def test_status_webhooks_set_aside_are_counted_for_who_may_read_them(client, staff_with):
+    body = b'{"object": "whatsapp_business_account", "entry": []}'
+    status_dead_letter_create(body=body, reason="IntegrityError")
+    status_dead_letter_create(body=body, reason="DataError")
+    user = staff_with()
+    assert "set aside" not in client.get("/admin/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    user.user_permissions.add(Permission.objects.get(codename="view_statusdeadletter"))
+    page = client.get("/admin/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    assert "2 status webhooks</a> could not be applied and were set aside" in page
+    assert client.get("/admin/webhooks/statusdeadletter/").status_code == 200
