@@ -3,7 +3,8 @@
 from unittest import mock
 
 from broadcasts import lifecycle
-from broadcasts.services import fanout
+from broadcasts.models import Broadcast
+from broadcasts.services import authoring, fanout
 
 
 def approve(broadcast, approver, run_on_commit, **kwargs):
@@ -26,3 +27,14 @@ def sending(draft, approver):
 def fan_out_without_sending(broadcast):
     with mock.patch.object(fanout, "deliveries_enqueue_ranges"):
         return fanout.broadcast_fan_out(broadcast_id=broadcast.pk)
+
+
+def emergency_draft(author, *, title: str = "Allerta meteo", category: str = "emergency"):
+    """A draft written as an emergency (category and priority) by `author`."""
+    return authoring.broadcast_create(
+        author=author,
+        title=title,
+        body="Allerta rossa: restate in casa.",
+        category=category,
+        priority=Broadcast.Priority.EMERGENCY,
+    )

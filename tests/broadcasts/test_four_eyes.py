@@ -10,6 +10,7 @@ from broadcasts import lifecycle, selectors
 from broadcasts.models import Broadcast
 from broadcasts.services import authoring
 from tests.broadcasts.admin_pages import buttons, change_url, form_data, press, shown_messages
+from tests.broadcasts.steps import emergency_draft
 from tests.factories import staff
 
 pytestmark = pytest.mark.django_db
@@ -76,13 +77,7 @@ def test_a_plain_approver_cannot_send_an_emergency_alone(client, approver):
 
 
 def test_sending_alone_needs_the_emergency_category_not_just_its_priority(emergency_sender):
-    urgent = authoring.broadcast_create(
-        author=emergency_sender,
-        title="Festa",
-        body="Festa in piazza.",
-        category=Broadcast.Category.EVENT,
-        priority=Broadcast.Priority.EMERGENCY,
-    )
+    urgent = emergency_draft(emergency_sender, title="Festa", category=Broadcast.Category.EVENT)
     with pytest.raises(lifecycle.TransitionNotAllowed, match="Only an emergency"):
         lifecycle.broadcast_send_emergency(broadcast=urgent, actor=emergency_sender)
 

@@ -8,9 +8,9 @@ import pytest
 import gateway
 from broadcasts import lifecycle, selectors
 from broadcasts.models import Broadcast, Delivery
-from broadcasts.services import authoring, fanout
+from broadcasts.services import fanout
 from subscribers.models import Subscriber
-from tests.broadcasts.steps import approve, events, sending
+from tests.broadcasts.steps import approve, emergency_draft, events, sending
 
 pytestmark = pytest.mark.django_db
 
@@ -90,13 +90,7 @@ def test_an_emergency_is_approved_and_sent_in_one_step_by_its_author(
     emergency_sender, subscribe, whatsapp_outbox, run_on_commit
 ):
     subscribe(A)
-    emergency = authoring.broadcast_create(
-        author=emergency_sender,
-        title="Allerta meteo",
-        body="Allerta rossa: restate in casa.",
-        category=Broadcast.Category.EMERGENCY,
-        priority=Broadcast.Priority.EMERGENCY,
-    )
+    emergency = emergency_draft(emergency_sender)
     with run_on_commit():
         lifecycle.broadcast_send_emergency(broadcast=emergency, actor=emergency_sender)
 
@@ -138,13 +132,7 @@ def test_quiet_hours_hold_a_normal_broadcast_but_not_an_emergency(
     morning = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)  # 08:00 in Rome
     lifecycle.broadcast_submit(broadcast=draft, actor=draft.created_by)
     lifecycle.broadcast_approve(broadcast=draft, actor=approver)
-    emergency = authoring.broadcast_create(
-        author=approver,
-        title="Allerta",
-        body="Allerta.",
-        category=Broadcast.Category.EMERGENCY,
-        priority=Broadcast.Priority.EMERGENCY,
-    )
+    emergency = emergency_draft(approver)
     lifecycle.broadcast_send_emergency(broadcast=emergency, actor=emergency_sender)
 
     assert fanout.broadcasts_dispatch_due(now=night) == [emergency.pk]
