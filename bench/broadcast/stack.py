@@ -50,6 +50,7 @@ class Bench:
             "DJANGO_SETTINGS_MODULE": "comune.settings",
             "ENV_FILE": os.devnull,
             "SECRET_KEY": "bench-secret-key-" + "x" * 40,
+            "CONSENT_LOG_KEY": "bench-consent-log-key-" + "x" * 40,
             "DEBUG": "false",
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "SECURE_SSL_REDIRECT": "false",
