@@ -16,7 +16,7 @@ from kombu.exceptions import OperationalError
 import gateway
 from broadcasts.services.statuses import deliveries_apply_statuses
 from comune.celery import enqueue
-from comune.logging import redact
+from gateway.redaction import redact
 from privacy.selectors import message_predates_erasure
 from subscribers.services.inbound import inbound_message_receive
 from webhooks import status_buffer

@@ -16,6 +16,7 @@ from broadcasts.models import Broadcast
 from broadcasts.services import authoring
 from roles.models import ADMINISTRATOR, APPROVER, EDITOR, PRIVACY_OFFICER
 from subscribers.models import ConsentRecord, PrivacyNotice, Subscriber
+from tests.broadcasts.admin_pages import form_data
 from tests.factories import log_in
 from tests.roles.conftest import member
 
@@ -36,23 +37,11 @@ def _draft(title: str = "Chiusura via Roma") -> Broadcast:
     )
 
 
-def _broadcast_form(title: str) -> dict:
-    return {
-        "title": title,
-        "body": "Via Roma chiusa.",
-        "category": Broadcast.Category.TRAFFIC,
-        "priority": Broadcast.Priority.NORMAL,
-        "template": "",
-        "template_parameters": "",
-        "media_url": "",
-        "is_public": "on",
-        "scheduled_at_0": "",
-        "scheduled_at_1": "",
-    }
-
-
 def broadcast_add(client: Client, phone: str) -> bool:
-    client.post(reverse("admin:broadcasts_broadcast_add"), _broadcast_form("Nuovo avviso"))
+    client.post(
+        reverse("admin:broadcasts_broadcast_add"),
+        form_data(title="Nuovo avviso", body="Via Roma chiusa."),
+    )
     return Broadcast.objects.filter(title="Nuovo avviso").exists()
 
 
@@ -65,7 +54,7 @@ def broadcast_view(client: Client, phone: str) -> bool:
 def broadcast_change(client: Client, phone: str) -> bool:
     draft = _draft()
     url = reverse("admin:broadcasts_broadcast_change", args=[draft.pk])
-    client.post(url, _broadcast_form("Titolo corretto"))
+    client.post(url, form_data(title="Titolo corretto", body="Via Roma chiusa."))
     draft.refresh_from_db()
     return draft.title == "Titolo corretto"
 
