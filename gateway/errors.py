@@ -9,6 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+import requests
+import urllib3
+
 from gateway.redaction import redact
 from gateway.types import ErrorKind, SendError
 
@@ -120,10 +123,24 @@ def send_error_from_response(body: object, http_status: int | None) -> SendError
 
 
 def send_error_from_exception(exc: BaseException) -> SendError:
-    """A network failure (refused, reset, timed out): always worth retrying later."""
+    """A network failure. One before the connection was made (refused, no route, a connect
+    timeout, a failed TLS handshake) sent nothing: retry later. One after it (a read timeout, a
+    connection cut mid-exchange) may have delivered the request: whether Meta accepted it is
+    unknown, and only its status webhook can tell."""
     message = _text(str(exc))
     title = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
-    return SendError(kind=ErrorKind.RETRY, code=None, title=title[:_MAX_TEXT])
+    kind = ErrorKind.RETRY if _never_connected(exc) else ErrorKind.UNKNOWN
+    return SendError(kind=kind, code=None, title=title[:_MAX_TEXT])
+
+
+def _never_connected(exc: BaseException) -> bool:
+    if isinstance(exc, requests.ConnectTimeout | requests.exceptions.SSLError):
+        return True
+    if not isinstance(exc, requests.ConnectionError):
+        return False
+    # requests wraps urllib3's MaxRetryError, whose reason says at which step it failed.
+    reason = getattr(exc.args[0] if exc.args else None, "reason", None)
+    return isinstance(reason, urllib3.exceptions.NewConnectionError | urllib3.exceptions.SSLError)
 
 
 def _text(value: object) -> str:

@@ -39,6 +39,11 @@ from typing import Protocol
 import redis
 
 
+class RateLimiterUnavailable(Exception):
+    """The shared schedule could not be reached (Redis is down): no slot was taken, so nothing
+    may be sent."""
+
+
 class Limiter(Protocol):
     """What a backend needs of a limiter: a slot before each send, a pause after a 130429."""
 
@@ -149,14 +154,20 @@ class RateLimiter(_BaseRateLimiter):
         self._slow_down_script = redis_client.register_script(_SLOW_DOWN_LUA)
 
     def _reserve(self, n: int) -> float:
-        offset = self._reserve_script(
-            keys=[self.key], args=[n, repr(self.interval * _US), repr(self._tolerance * _US)]
-        )
+        try:
+            offset = self._reserve_script(
+                keys=[self.key], args=[n, repr(self.interval * _US), repr(self._tolerance * _US)]
+            )
+        except redis.RedisError as exc:
+            raise RateLimiterUnavailable(type(exc).__name__) from exc
         return float(offset) / _US
 
     def slow_down(self, seconds: float) -> None:
         if seconds > 0:
-            self._slow_down_script(keys=[self.key], args=[repr(seconds * _US)])
+            try:
+                self._slow_down_script(keys=[self.key], args=[repr(seconds * _US)])
+            except redis.RedisError as exc:
+                raise RateLimiterUnavailable(type(exc).__name__) from exc
 
 
 class LocalRateLimiter(_BaseRateLimiter):

@@ -47,6 +47,12 @@ class ErrorKind(enum.StrEnum):
     RATE_LIMITED = "rate_limited"  # the sender goes too fast: slow everything down, then retry
     RECIPIENT = "recipient"  # this recipient cannot get this message: end the row, do not retry
     FATAL = "fatal"  # the sender itself is broken (token, permissions): stop and alert staff
+    # The request never left (no rate-limit slot, or the caller withdrew it): Meta has not got
+    # it, so sending it again later cannot duplicate it.
+    NOT_SENT = "not_sent"
+    # The request may have reached Meta and the answer was lost (a read timeout, a connection
+    # cut mid-exchange): sending it again could deliver it twice.
+    UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True)
@@ -58,7 +64,7 @@ class SendError:
 
     @property
     def retryable(self) -> bool:
-        return self.kind in (ErrorKind.RETRY, ErrorKind.RATE_LIMITED)
+        return self.kind in (ErrorKind.RETRY, ErrorKind.RATE_LIMITED, ErrorKind.NOT_SENT)
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any, Self
 
-from gateway.ratelimit import Limiter, NoRateLimit
+from gateway.ratelimit import Limiter, NoRateLimit, RateLimiterUnavailable
 from gateway.types import ErrorKind, Message, SendError, SendResult, TemplateMessage, TextMessage
 
 
@@ -20,7 +21,8 @@ class BaseBackend:
 
     Every send first takes a slot from ``limiter`` (``gateway.get_backend()`` passes the
     number's shared one; a backend built directly has none), and a 130429 answer pushes the
-    shared schedule back by ``rate_limited_pause`` seconds.
+    shared schedule back by ``rate_limited_pause`` seconds. A limiter that cannot be reached
+    means no slot: the message is not sent (``ErrorKind.NOT_SENT``).
 
     Options a backend does not use are ignored, as Django's mail backends do, so that one
     ``WHATSAPP_GATEWAY["OPTIONS"]`` works whichever backend the environment picks.
@@ -60,11 +62,24 @@ class BaseBackend:
         """Send each message; one result per message, in the same order."""
         return [self.send(message) for message in messages]
 
-    def send(self, message: Message) -> SendResult:
-        """Send one message; safe to call from several threads on the same backend."""
+    def send(
+        self, message: Message, *, before_request: Callable[[], bool] | None = None
+    ) -> SendResult:
+        """Send one message; safe to call from several threads on the same backend.
+
+        ``before_request`` is called once the slot is due, right before the request leaves; if
+        it returns False the message is not sent (``NOT_SENT``). A caller records there that
+        the message may reach Meta from now on, so that after a crash it knows which messages
+        never did.
+        """
         if not isinstance(message, TextMessage | TemplateMessage):
             raise TypeError(f"cannot send a {type(message).__name__}")
-        self.limiter.acquire()
+        try:
+            self.limiter.acquire()
+        except RateLimiterUnavailable as exc:
+            return _not_sent(message, f"rate limiter unavailable ({exc})")
+        if before_request is not None and not before_request():
+            return _not_sent(message, "withdrawn before sending")
         try:
             result = self._send(message)
         except Exception as exc:
@@ -73,7 +88,9 @@ class BaseBackend:
             error = SendError(kind=ErrorKind.FATAL, code=None, title=type(exc).__name__)
             return SendResult(message=message, error=error)
         if result.error and result.error.kind == ErrorKind.RATE_LIMITED:
-            self.limiter.slow_down(self.rate_limited_pause)
+            # Unreachable, the limiter cannot slow down; the next acquire finds it down too.
+            with contextlib.suppress(RateLimiterUnavailable):
+                self.limiter.slow_down(self.rate_limited_pause)
         return result
 
     def list_templates(self, waba_id: str) -> list[dict[str, Any]]:
@@ -83,3 +100,7 @@ class BaseBackend:
     def _send(self, message: Message) -> SendResult:
         """Deliver one message; classified failures go in the result, not in an exception."""
         raise NotImplementedError("a backend must implement _send()")
+
+
+def _not_sent(message: Message, reason: str) -> SendResult:
+    return SendResult(message=message, error=SendError(ErrorKind.NOT_SENT, None, reason))

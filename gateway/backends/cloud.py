@@ -22,9 +22,9 @@ DEFAULT_API_URL = "https://graph.facebook.com"
 DEFAULT_API_VERSION = "v23.0"
 MAX_TEMPLATE_PAGES = 100  # 250 templates per account at most: a loop past this is a bad cursor
 
-# Failures where the request may not have reached Meta, or its answer was lost: retry later.
-# A retry after a read timeout may duplicate a message Meta did accept; the callback data sent
-# with it lets the status webhook reconcile the row.
+# Failures on the network: before the connection was made nothing was sent (RETRY); after it,
+# Meta may have accepted the message and only its status webhook can tell (UNKNOWN). See
+# `gateway.errors.send_error_from_exception`.
 NETWORK_ERRORS = (
     requests.ConnectionError,
     requests.Timeout,

@@ -5,6 +5,7 @@ import pytest
 
 from gateway.backends.cloud import CloudBackend
 from gateway.exceptions import GatewayAPIError, GatewayConfigurationError
+from gateway.ratelimit import RateLimiterUnavailable
 from gateway.types import ErrorKind, SendError, TemplateMessage, TextMessage
 from tests.fakes.cloud_api import FakeCloudAPI
 from tests.gateway.conftest import load_fixture
@@ -147,7 +148,7 @@ def test_connection_refused_is_retried():
     assert result.error.title.startswith("ConnectionError")
 
 
-def test_a_timeout_is_retried():
+def test_a_read_timeout_leaves_the_outcome_unknown_since_meta_may_have_accepted_it():
     with (
         FakeCloudAPI(latency=0.5) as fake,
         CloudBackend(
@@ -155,8 +156,40 @@ def test_a_timeout_is_retried():
         ) as backend,
     ):
         result = backend.send(TEXT)
-    assert (result.error.kind, result.error.code) == (ErrorKind.RETRY, None)
+    assert (result.error.kind, result.error.code) == (ErrorKind.UNKNOWN, None)
     assert "Timeout" in result.error.title
+    assert not result.error.retryable
+
+
+def test_a_refused_connection_sent_nothing_and_is_retried():
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # nobody listens there once closed
+    with CloudBackend(
+        api_url=f"http://127.0.0.1:{port}", phone_number_id=NUMBER_ID, access_token=TOKEN
+    ) as backend:
+        result = backend.send(TEXT)
+    assert (result.error.kind, result.error.code) == (ErrorKind.RETRY, None)
+
+
+def test_a_send_withdrawn_before_its_request_never_reaches_meta(fake_api, backend):
+    result = backend.send(TEXT, before_request=lambda: False)
+    assert result.error.kind == ErrorKind.NOT_SENT
+    assert fake_api.requests == []
+
+
+def test_without_its_rate_limiter_nothing_is_sent(fake_api, backend):
+    class Down:
+        def acquire(self) -> None:
+            raise RateLimiterUnavailable("ConnectionError")
+
+        def slow_down(self, seconds: float) -> None:
+            raise RateLimiterUnavailable("ConnectionError")
+
+    backend.limiter = Down()
+    result = backend.send(TEXT)
+    assert (result.error.kind, result.error.retryable) == (ErrorKind.NOT_SENT, True)
+    assert fake_api.requests == []
 
 
 def test_one_connection_is_reused_for_several_sends(fake_api, backend):

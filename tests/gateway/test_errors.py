@@ -1,4 +1,6 @@
 import pytest
+import requests
+import urllib3
 
 from gateway.errors import (
     ERROR_KINDS,
@@ -126,13 +128,21 @@ def test_a_title_is_read_when_there_is_no_message():
     assert (error.kind, error.title) == (ErrorKind.RECIPIENT, "Undeliverable")
 
 
-def test_network_exceptions_are_retried():
-    error = send_error_from_exception(TimeoutError("read timed out"))
+def test_a_network_failure_after_connecting_leaves_the_outcome_unknown():
+    error = send_error_from_exception(requests.ReadTimeout("read timed out"))
     assert (error.kind, error.code, error.title) == (
-        ErrorKind.RETRY,
+        ErrorKind.UNKNOWN,
         None,
-        "TimeoutError: read timed out",
+        "ReadTimeout: read timed out",
     )
+
+
+def test_a_network_failure_before_connecting_is_retried():
+    refused = urllib3.exceptions.MaxRetryError(
+        None, "/", urllib3.exceptions.NewConnectionError(None, "refused")
+    )
+    assert send_error_from_exception(requests.ConnectionError(refused)).kind == ErrorKind.RETRY
+    assert send_error_from_exception(requests.ConnectTimeout("slow")).kind == ErrorKind.RETRY
 
 
 def test_metas_texts_are_kept_without_the_recipients_number():
