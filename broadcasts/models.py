@@ -198,6 +198,9 @@ class Delivery(models.Model):
         DELIVERED = "delivered", _("delivered")
         READ = "read", _("read")
         FAILED = "failed", _("failed")
+        # The request may have reached Meta but its answer was lost (a timeout, a worker that
+        # died mid-send): never sent again by itself; its status webhook, if one comes, settles it.
+        UNKNOWN = "unknown", _("outcome unknown")
 
     # No database constraints on these two: fan-out inserts a million rows at once, and
     # PostgreSQL would look up (and lock) the broadcast and the subscriber for each of them,
@@ -223,6 +226,9 @@ class Delivery(models.Model):
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
     claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    # Set (and committed) right before the request leaves: a claimed row without it never
+    # reached Meta, so it may be sent again.
+    attempted_at = models.DateTimeField(_("attempted at"), null=True, blank=True)
     error_code = models.IntegerField(_("error code"), null=True, blank=True)
     error_title = models.CharField(_("error"), max_length=300, blank=True)
     error_retryable = models.BooleanField(_("retryable"), default=False)

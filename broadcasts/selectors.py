@@ -21,6 +21,7 @@ class DeliveryCounts:
     delivered: int
     read: int
     failed: int
+    unknown: int = 0  # may have reached the citizen: never sent again by itself
 
     @property
     def done(self) -> int:
@@ -40,6 +41,7 @@ def broadcast_delivery_counts(*, broadcast_id: int) -> DeliveryCounts:
         delivered=Count("id", filter=Q(status=status.DELIVERED)),
         read=Count("id", filter=Q(status=status.READ)),
         failed=Count("id", filter=Q(status=status.FAILED)),
+        unknown=Count("id", filter=Q(status=status.UNKNOWN)),
     )
     # Rows retention removed live on as counts on the broadcast.
     archived = Broadcast.objects.filter(pk=broadcast_id).values_list("archived_counts", flat=True)

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from broadcasts.models import Delivery
 from subscribers.models import Subscriber
@@ -49,32 +50,33 @@ def deliveries_update_each(
     values: dict[int, tuple],
     *,
     columns: tuple[tuple[str, str], ...],
-    only_sending: bool = False,
+    only_from: tuple[str, ...] = (),
     **common: object,
 ) -> int:
     """Set `columns` to each row's own values (rows by id) and `common` fields to shared ones,
     in one statement. PostgreSQL joins one array per column, so the statement's text and its
     few parameters are the same whatever the batch; elsewhere (SQLite's small installs) one
-    UPDATE per row, in the caller's transaction."""
+    UPDATE per row, in the caller's transaction. With `only_from`, only rows in one of those
+    statuses change."""
     if not values:
         return 0
     names = [name for name, _sql_type in columns]
     if connection.vendor != "postgresql":
-        base = Delivery.objects.filter(status=Delivery.Status.SENDING) if only_sending else None
+        base = Delivery.objects.filter(status__in=only_from) if only_from else Delivery.objects
         changed = 0
         for pk, row in values.items():
-            target = (Delivery.objects.all() if base is None else base).filter(pk=pk)
+            target = base.filter(pk=pk)
             changed += target.update(**common, **dict(zip(names, row, strict=True)))
         return changed
     quote = connection.ops.quote_name
     assignments = [f"{quote(name)} = %s" for name in common]
     assignments += [f"{quote(name)} = v.{quote(name)}" for name in names]
     arrays = ", ".join(["%s::bigint[]", *(f"%s::{sql_type}[]" for _n, sql_type in columns)])
-    condition = " AND d.status = %s" if only_sending else ""
+    condition = " AND d.status = ANY(%s)" if only_from else ""
     per_column = [list(column) for column in zip(*values.values(), strict=True)]
     params: list[Any] = [*common.values(), list(values), *per_column]
-    if only_sending:
-        params.append(Delivery.Status.SENDING)
+    if only_from:
+        params.append(list(only_from))
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {Delivery._meta.db_table} AS d SET {', '.join(assignments)} "  # noqa: S608 - names from the model
@@ -83,6 +85,19 @@ def deliveries_update_each(
             params,
         )
         return cursor.rowcount
+
+
+def deliveries_mark_attempted(*, ids: list[int], claimed_at: datetime) -> set[int]:
+    """Mark these rows attempted, if they are still `sending` under this claim; returns the
+    ids marked. One UPDATE, committed at once in autocommit; a second look only when some row
+    was no longer ours."""
+    now = timezone.now()
+    ours = Delivery.objects.filter(
+        pk__in=ids, status=Delivery.Status.SENDING, claimed_at=claimed_at
+    )
+    if ours.filter(attempted_at__isnull=True).update(attempted_at=now) == len(ids):
+        return set(ids)
+    return set(ours.filter(attempted_at=now).values_list("pk", flat=True))
 
 
 def deliveries_lock_in_id_order(pks: list[int]) -> None:

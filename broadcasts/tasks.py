@@ -5,7 +5,7 @@ from celery import shared_task
 
 from broadcasts.models import Broadcast
 from broadcasts.services import fanout, notifications, recovery, sending
-from comune.celery import broadcast_queue
+from comune.celery import DATABASE_OUTAGE_RETRY, broadcast_queue
 
 
 @shared_task(expires=30)
@@ -13,7 +13,7 @@ def broadcasts_dispatch_due() -> None:
     fanout.broadcasts_dispatch_due()
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, **DATABASE_OUTAGE_RETRY)
 def broadcast_fan_out(broadcast_id: int) -> None:
     # Idempotent: a slice that meets existing rows is redone with ON CONFLICT DO NOTHING, so a
     # redelivered fan-out adds nothing.
@@ -26,7 +26,7 @@ def deliveries_enqueue_ranges(broadcast_id: int) -> None:
     fanout.deliveries_enqueue_ranges(broadcast_id=broadcast_id)
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
+@shared_task(acks_late=True, reject_on_worker_lost=True, **DATABASE_OUTAGE_RETRY)
 def deliveries_send_range(broadcast_id: int, first_id: int, last_id: int) -> None:
     """Rows are claimed atomically before sending, so a redelivered task sends nothing twice."""
     # With a broker, a run sends about a second's worth at the rate limit and re-enqueues

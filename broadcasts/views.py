@@ -199,6 +199,7 @@ def broadcast_progress(request: HttpRequest, broadcast: Broadcast) -> JsonRespon
             "delivered": counts.delivered,
             "read": counts.read,
             "failed": counts.failed,
+            "unknown": counts.unknown,
             "done": counts.done,
             "percent_done": counts.percent_done,
         }

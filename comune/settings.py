@@ -321,9 +321,21 @@ WHATSAPP_MESSAGING_LIMIT = env.int("WHATSAPP_MESSAGING_LIMIT", default=0)
 BROADCAST_MESSAGING_LIMIT_RETRY_SECONDS = env.float(
     "BROADCAST_MESSAGING_LIMIT_RETRY_SECONDS", default=900.0
 )
+# Recovery. A sending broadcast whose queued rows nobody claimed for this long lost its tasks
+# (a broker restart): the sweep queues them again.
 BROADCAST_STALLED_AFTER = datetime.timedelta(
-    seconds=env.int("BROADCAST_STALLED_AFTER_SECONDS", default=120)
+    seconds=env.int("BROADCAST_STALLED_AFTER_SECONDS", default=30)
 )
+# A row claimed this long ago and still `sending` lost its worker: the reaper queues it again if
+# it never left, else marks its outcome unknown. Longer than one run of a range task (about a
+# second of sending, plus the HTTP timeout).
+BROADCAST_STUCK_AFTER = datetime.timedelta(
+    seconds=env.int("BROADCAST_STUCK_AFTER_SECONDS", default=30)
+)
+# How long a worker keeps trying to write the outcomes of its sends while the database is down.
+BROADCAST_OUTCOME_WRITE_SECONDS = env.float("BROADCAST_OUTCOME_WRITE_SECONDS", default=60.0)
+# How often beat (or run_scheduler) runs the reaper, the stall sweep and the status sweep.
+RECOVERY_SWEEP_SECONDS = env.float("RECOVERY_SWEEP_SECONDS", default=10.0)
 # A test sends unapproved text from the comune's number: at most this many per user an hour,
 # and only to the staff test numbers an Administrator lists.
 BROADCAST_TEST_SENDS_PER_HOUR = env.int("BROADCAST_TEST_SENDS_PER_HOUR", default=10)

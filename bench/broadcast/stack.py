@@ -14,6 +14,7 @@ from bench.broadcast.config import APP_SECRET, BIN, PHONE_NUMBER_ID, Sizes
 from bench.broadcast.fake_cloud import FakeNginx
 from bench.broadcast.processes import Processes, free_port, wait_port
 from bench.broadcast.report import Report
+from comune.celery import MAIN_WORKER_QUEUES, PRIORITY_WORKER_QUEUES
 
 if TYPE_CHECKING:
     from broadcasts.models import Broadcast
@@ -73,15 +74,15 @@ class Bench:
 
     def start_worker(self, rate: int) -> subprocess.Popen:
         """The deployment README.md recommends: a worker for every queue, and one more serving
-        only emergencies and replies, so a keyword's answer never queues behind a broadcast."""
+        only emergencies, replies and statuses, so none of them queues behind a broadcast."""
         self.processes.stop("worker")
         self.processes.stop("priority")
         self.processes.start(
-            "priority", self._worker_command("emergency,replies", concurrency=1), self.env(rate)
+            "priority", self._worker_command(PRIORITY_WORKER_QUEUES, concurrency=1), self.env(rate)
         )
         return self.processes.start(
             "worker",
-            self._worker_command("emergency,replies,default", self.args.concurrency),
+            self._worker_command(MAIN_WORKER_QUEUES, self.args.concurrency),
             self.env(rate),
         )
 

@@ -5,39 +5,54 @@ from __future__ import annotations
 
 import functools
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Greatest
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from broadcasts import lifecycle
+from broadcasts import lifecycle, selectors
 from broadcasts.models import Broadcast, Delivery
 from broadcasts.services.fanout import broadcast_fan_out, deliveries_enqueue_ranges
 
 logger = logging.getLogger(__name__)
 
-# A row left in `sending` this long lost its worker; the status webhook (our callback data)
-# would have recorded it had Meta accepted it.
-STUCK_AFTER = timedelta(minutes=10)
-
 
 def deliveries_requeue_stuck(*, now: datetime | None = None) -> int:
-    """The reaper: rows a killed worker left in `sending`, with no sign Meta accepted them."""
+    """The reaper: rows a lost worker left in `sending` (claimed BROADCAST_STUCK_AFTER ago).
+    A row never marked attempted never left, and is queued again; a row marked attempted may
+    have reached Meta, so it is never sent again by itself: it becomes `unknown` (its status
+    webhook, matched by our callback data, settles it if Meta accepted it). Returns the rows
+    queued again."""
     now = now or timezone.now()
     stuck = Delivery.objects.filter(
-        status=Delivery.Status.SENDING, claimed_at__lt=now - STUCK_AFTER, wamid__isnull=True
+        status=Delivery.Status.SENDING,
+        claimed_at__lt=now - settings.BROADCAST_STUCK_AFTER,
+        wamid__isnull=True,
     )
-    broadcast_ids = set(stuck.values_list("broadcast_id", flat=True).distinct())
-    count = stuck.update(status=Delivery.Status.QUEUED, next_attempt_at=None)
+    with transaction.atomic():
+        never_left = stuck.filter(attempted_at__isnull=True)
+        broadcast_ids = set(never_left.values_list("broadcast_id", flat=True).distinct())
+        requeued = never_left.update(
+            status=Delivery.Status.QUEUED,
+            next_attempt_at=None,
+            attempts=Greatest(F("attempts") - 1, 0),
+        )
+        unknown = stuck.filter(attempted_at__isnull=False).update(
+            status=Delivery.Status.UNKNOWN, error_title=_("Its worker stopped during the send")
+        )
     for broadcast_id in broadcast_ids:
         transaction.on_commit(
             functools.partial(deliveries_enqueue_ranges, broadcast_id=broadcast_id)
         )
-    if count:
-        logger.warning("requeued %s deliveries left in 'sending' by a lost worker", count)
-    return count
+    if requeued:
+        logger.warning("requeued %s deliveries a lost worker had claimed but not sent", requeued)
+    if unknown:
+        logger.warning("%s deliveries a lost worker was sending: outcome unknown", unknown)
+    return requeued
 
 
 def broadcasts_resume_stalled(*, now: datetime | None = None) -> list[int]:
@@ -48,7 +63,10 @@ def broadcasts_resume_stalled(*, now: datetime | None = None) -> list[int]:
     due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
     stalled = []
     sending = Broadcast.objects.filter(status=Broadcast.Status.SENDING, started_at__lt=quiet_since)
+    held = selectors.in_quiet_hours(now) or selectors.emergency_is_sending()
     for broadcast in sending:
+        if held and not broadcast.is_emergency:
+            continue  # not stalled but waiting: its range tasks come back by themselves
         deliveries = Delivery.objects.filter(broadcast=broadcast)
         if deliveries.filter(claimed_at__gte=quiet_since).exists():
             continue

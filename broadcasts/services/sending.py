@@ -1,18 +1,30 @@
 """Sending a broadcast's queued rows: claimed atomically, sent concurrently over one pooled
 connection (each send takes a slot of the number's rate limit in the gateway), outcomes written
-back in bulk."""
+back in bulk.
+
+A row is sent at most once. Each row is marked `attempted_at` in the database right before its
+request leaves (the marks of all send threads written together), so whatever fails — the rate
+limiter, the broker, the database, the worker itself — a row is only ever sent again when it is
+known never to have reached Meta: it was never marked, or Meta answered with an error. A row
+whose request may have reached Meta and whose answer was lost ends `unknown`, for its status
+webhook (our callback data) to settle, and for staff to see if none comes.
+"""
 
 from __future__ import annotations
 
 import logging
+import queue
 import random
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from threading import Event
+from typing import TypeVar
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import Count, F, Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -94,10 +106,16 @@ def deliveries_send_range(
         return RangeOutcome(retry_in=settings.BROADCAST_MESSAGING_LIMIT_RETRY_SECONDS)
     limit = capacity if max_rows is None else min(max_rows, capacity or max_rows)
     rows = _claim(broadcast_id, first_id, last_id, now, limit)
-    results = _send(broadcast, rows, window_start=now - timedelta(hours=24))
-    sent, failed, paused = _record_outcomes(broadcast, rows, results)
-    if paused:
-        return RangeOutcome(sent=sent, failed=failed)
+    results = _send(broadcast, rows, claimed_at=now, window_start=now - timedelta(hours=24))
+    outcome = _written_despite_outages(lambda: _record_outcomes(broadcast, rows, results))
+    if outcome.paused:
+        return RangeOutcome(sent=outcome.sent, failed=outcome.failed)
+    if outcome.sender_down:
+        # The rate limiter (Redis) or the database could not be reached: what was not sent is
+        # queued again, for a later run.
+        return RangeOutcome(
+            sent=outcome.sent, failed=outcome.failed, retry_in=SENDER_DOWN_RETRY_SECONDS
+        )
     retry_in = _range_retry_in(broadcast_id, first_id, last_id)
     capacity_bound = capacity is not None and (max_rows is None or capacity <= max_rows)
     if retry_in is not None and capacity_bound and len(rows) == capacity:
@@ -105,16 +123,28 @@ def deliveries_send_range(
         retry_in = max(retry_in, settings.BROADCAST_MESSAGING_LIMIT_RETRY_SECONDS)
     if retry_in is None:
         lifecycle.broadcast_complete(broadcast_id=broadcast_id)
-    return RangeOutcome(sent=sent, failed=failed, retry_in=retry_in)
+    return RangeOutcome(sent=outcome.sent, failed=outcome.failed, retry_in=retry_in)
+
+
+# After the rate limiter failed, the range runs again this much later (the sweep starts it if
+# the broker, down too, lost the retry).
+SENDER_DOWN_RETRY_SECONDS = 5.0
+# Answers that stop the rest of a batch: the sender is broken, or no slot can be had.
+_STOPS_THE_BATCH = (gateway.ErrorKind.FATAL, gateway.ErrorKind.NOT_SENT)
 
 
 def _send(
-    broadcast: Broadcast, rows: list[Delivery], *, window_start: datetime
+    broadcast: Broadcast, rows: list[Delivery], *, claimed_at: datetime, window_start: datetime
 ) -> list[gateway.SendResult | None]:
-    """One result per row, None for rows not attempted because a fatal error stopped the batch."""
+    """One result per row, None for rows not attempted because an answer stopped the batch.
+
+    The send threads never raise: an unexpected error comes back as a result saying whether the
+    row's request may have left (`UNKNOWN`) or not (`NOT_SENT`), so that every outcome is
+    written."""
     if not rows:
         return []
-    stop = Event()
+    stop = threading.Event()
+    attempts = _AttemptLog(claimed_at)
 
     def send(backend: gateway.BaseBackend, delivery: Delivery) -> gateway.SendResult | None:
         if stop.is_set():
@@ -127,15 +157,111 @@ def _send(
             callback_data=f"d:{delivery.pk}",
             window_open=window_open,
         )
-        result = backend.send(message)
-        if result.error and result.error.kind == gateway.ErrorKind.FATAL:
+        try:
+            result = backend.send(message, before_request=lambda: attempts.mark(delivery.pk))
+        except Exception as exc:
+            logger.exception("sending delivery %s raised", delivery.pk)
+            kind = gateway.ErrorKind.UNKNOWN if attempts.marked(delivery.pk) else None
+            kind = kind or gateway.ErrorKind.NOT_SENT
+            result = gateway.SendResult(message, error=gateway.SendError(kind, None, repr(exc)))
+        if result.error and result.error.kind in _STOPS_THE_BATCH:
             stop.set()
         return result
 
     with gateway.get_backend() as backend:
         workers = min(settings.BROADCAST_SEND_CONCURRENCY, len(rows))
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(lambda row: send(backend, row), rows))
+            futures = [pool.submit(send, backend, row) for row in rows]
+            attempts.serve_until_done(futures)
+            return [future.result() for future in futures]
+
+
+@dataclass
+class _Ask:
+    delivery_id: int
+    answered: threading.Event = field(default_factory=threading.Event)
+    marked: bool = False
+
+
+class _AttemptLog:
+    """Marks claimed rows `attempted_at` right before each one's request leaves.
+
+    The send threads ask; the thread that owns the task's database connection writes every mark
+    waiting in one UPDATE (group commit), committed before any of those requests leaves. A row
+    that is no longer ours (the reaper took it back) is not marked, and so not sent.
+    """
+
+    def __init__(self, claimed_at: datetime) -> None:
+        self._claimed_at = claimed_at
+        self._asks: queue.SimpleQueue[_Ask | None] = queue.SimpleQueue()
+        self._closed = threading.Event()
+        self._marked: set[int] = set()
+
+    def mark(self, delivery_id: int) -> bool:
+        """Called by a send thread; True once the row's mark is committed."""
+        if self._closed.is_set():
+            return False
+        ask = _Ask(delivery_id)
+        self._asks.put(ask)
+        while not ask.answered.wait(timeout=1.0):
+            if self._closed.is_set():  # the writer stopped before this ask reached it
+                return False
+        return ask.marked
+
+    def marked(self, delivery_id: int) -> bool:
+        return delivery_id in self._marked
+
+    def serve_until_done(self, futures: list[Future]) -> None:
+        """Write marks as they are asked for until every send has ended."""
+        remaining = len(futures)
+        lock = threading.Lock()
+
+        def ended(_future: Future) -> None:
+            nonlocal remaining
+            with lock:
+                remaining -= 1
+                if remaining == 0:
+                    self._asks.put(None)
+
+        for future in futures:
+            future.add_done_callback(ended)
+        try:
+            while (ask := self._asks.get()) is not None:
+                batch = [ask]
+                while True:
+                    try:
+                        more = self._asks.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is None:
+                        self._asks.put(None)  # seen again by the outer loop
+                        break
+                    batch.append(more)
+                self._write(batch)
+        finally:
+            self._closed.set()
+            while True:  # nobody waits for ever, whatever stopped the loop
+                try:
+                    leftover = self._asks.get_nowait()
+                except queue.Empty:
+                    break
+                if leftover is not None:
+                    leftover.answered.set()
+
+    def _write(self, batch: list[_Ask]) -> None:
+        try:
+            marked = sql.deliveries_mark_attempted(
+                ids=[ask.delivery_id for ask in batch], claimed_at=self._claimed_at
+            )
+        except DatabaseError:
+            # The database is down: the rows cannot be marked, so they are not sent.
+            logger.warning("could not mark %s deliveries as attempted: not sent", len(batch))
+            connection.close_if_unusable_or_obsolete()
+            marked = set()
+        self._marked |= marked
+        for ask in batch:
+            ask.marked = ask.delivery_id in marked
+            ask.answered.set()
 
 
 def _claim(
@@ -163,7 +289,10 @@ def _claim(
         claimable = rows.select_for_update(skip_locked=True).order_by("id")
         ids = list(claimable.values_list("id", flat=True)[:limit])
         Delivery.objects.filter(id__in=ids).update(
-            status=DeliveryStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1
+            status=DeliveryStatus.SENDING,
+            claimed_at=now,
+            attempted_at=None,
+            attempts=F("attempts") + 1,
         )
     return list(
         Delivery.objects.filter(id__in=ids)
@@ -212,45 +341,84 @@ def _range_retry_in(broadcast_id: int, first_id: int, last_id: int) -> float | N
     return max(0.0, (pending["first_due"] - timezone.now()).total_seconds())
 
 
+@dataclass(frozen=True)
+class _Outcomes:
+    sent: int
+    failed: int
+    paused: bool  # a fatal answer paused the broadcast
+    sender_down: bool  # a send could not leave (no rate-limit slot, no database to mark it)
+
+
+_T = TypeVar("_T")
+# Outages of the database that writing the outcomes waits out: what Meta accepted is known only
+# to this process until it is written.
+_DATABASE_DOWN = (OperationalError, InterfaceError)
+
+
+def _written_despite_outages(write: Callable[[], _T]) -> _T:
+    """Run `write` (one transaction), again and again while the database is down, for up to
+    BROADCAST_OUTCOME_WRITE_SECONDS; then raise, leaving the rows to the reaper."""
+    deadline = time.monotonic() + settings.BROADCAST_OUTCOME_WRITE_SECONDS
+    pause = 0.5
+    while True:
+        try:
+            return write()
+        except _DATABASE_DOWN:
+            if time.monotonic() + pause > deadline:
+                raise
+            logger.warning("the database is down: writing send outcomes again in %.1f s", pause)
+            connection.close()  # the next try opens a new connection
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)
+
+
 def _record_outcomes(
     broadcast: Broadcast, rows: list[Delivery], results: list[gateway.SendResult | None]
-) -> tuple[int, int, bool]:
-    """Write the sends' outcomes in bulk; returns (sent, failed, whether the broadcast paused)."""
+) -> _Outcomes:
+    """Write the sends' outcomes in one transaction."""
     now = timezone.now()
     accepted: dict[int, str] = {}
     failed: dict[gateway.SendError, list[Delivery]] = {}
     requeue: dict[int, datetime | None] = {}
+    unknown: dict[gateway.SendError, list[int]] = {}
     fatal: gateway.SendError | None = None
+    sender_down = False
     for delivery, result in zip(rows, results, strict=True):
-        if result is None:  # not attempted: a fatal error stopped the batch
+        error = None if result is None else result.error
+        if result is None:  # not attempted: an answer stopped the batch
             requeue[delivery.pk] = None
-        elif result.error is None:
+        elif error is None:
             accepted[delivery.pk] = result.message_id or ""
-        elif result.error.kind == gateway.ErrorKind.FATAL:
-            fatal = result.error
+        elif error.kind == gateway.ErrorKind.NOT_SENT:
+            sender_down = True
             requeue[delivery.pk] = None
-        elif result.error.retryable and delivery.attempts < DELIVERY_MAX_ATTEMPTS:
+        elif error.kind == gateway.ErrorKind.UNKNOWN:
+            unknown.setdefault(error, []).append(delivery.pk)
+        elif error.kind == gateway.ErrorKind.FATAL:
+            fatal = error
+            requeue[delivery.pk] = None
+        elif error.retryable and delivery.attempts < DELIVERY_MAX_ATTEMPTS:
             requeue[delivery.pk] = now + _backoff(delivery.attempts)
         else:
-            failed.setdefault(result.error, []).append(delivery)
+            failed.setdefault(error, []).append(delivery)
 
+    # The rows this run still holds: `sending`, or `unknown` if the reaper judged them first.
+    ours = (DeliveryStatus.SENDING, DeliveryStatus.UNKNOWN)
     with transaction.atomic():
         # In id order, as the status webhooks lock theirs.
         sql.deliveries_lock_in_id_order([delivery.pk for delivery in rows])
         if accepted:
             # A status webhook may have overtaken us (matched by callback data): only rows
-            # still `sending` are moved, and never backwards.
+            # still ours are moved, and never backwards.
             sql.deliveries_update_each(
                 {pk: (wamid,) for pk, wamid in accepted.items()},
                 columns=(("wamid", "text"),),
-                only_sending=True,
+                only_from=ours,
                 status=DeliveryStatus.SENT,
                 sent_at=now,
             )
         for error, deliveries in failed.items():
-            Delivery.objects.filter(
-                pk__in=[d.pk for d in deliveries], status=DeliveryStatus.SENDING
-            ).update(
+            Delivery.objects.filter(pk__in=[d.pk for d in deliveries], status__in=ours).update(
                 status=DeliveryStatus.FAILED,
                 failed_at=now,
                 error_code=error.code,
@@ -260,21 +428,40 @@ def _record_outcomes(
             subscribers_note_send_failure(
                 error_code=error.code, subscriber_ids=[d.subscriber_id for d in deliveries]
             )
+        for error, pks in unknown.items():
+            Delivery.objects.filter(pk__in=pks, status=DeliveryStatus.SENDING).update(
+                status=DeliveryStatus.UNKNOWN, error_title=error.title[:300]
+            )
         if requeue:
             # Attempts that never reached Meta are not counted against the row.
             not_attempted = [pk for pk, at in requeue.items() if at is None]
-            Delivery.objects.filter(pk__in=not_attempted).update(
-                status=DeliveryStatus.QUEUED, next_attempt_at=None, attempts=F("attempts") - 1
+            Delivery.objects.filter(pk__in=not_attempted, status=DeliveryStatus.SENDING).update(
+                status=DeliveryStatus.QUEUED,
+                next_attempt_at=None,
+                attempted_at=None,
+                attempts=F("attempts") - 1,
             )
             later = {pk: at for pk, at in requeue.items() if at is not None}
             sql.deliveries_update_each(
                 {pk: (at,) for pk, at in later.items()},
                 columns=(("next_attempt_at", "timestamptz"),),
+                only_from=ours,
                 status=DeliveryStatus.QUEUED,
+                attempted_at=None,
             )
         if fatal is not None:
             reason = f"{fatal.code or ''} {fatal.title}".strip()
             lifecycle.broadcast_pause_on_fault(broadcast_id=broadcast.pk, reason=reason)
             logger.error("broadcast %s paused: %s", broadcast.pk, reason)
-
-    return len(accepted), sum(len(d) for d in failed.values()), fatal is not None
+    if unknown:
+        logger.warning(
+            "broadcast %s: %s sends may have reached Meta without an answer (outcome unknown)",
+            broadcast.pk,
+            sum(len(pks) for pks in unknown.values()),
+        )
+    return _Outcomes(
+        sent=len(accepted),
+        failed=sum(len(d) for d in failed.values()),
+        paused=fatal is not None,
+        sender_down=sender_down,
+    )

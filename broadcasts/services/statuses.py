@@ -22,6 +22,7 @@ _STATUS_TIME_FIELD = {
     DeliveryStatus.DELIVERED: "delivered_at",
     DeliveryStatus.READ: "read_at",
 }
+_UNCONFIRMED = (DeliveryStatus.QUEUED, DeliveryStatus.SENDING, DeliveryStatus.UNKNOWN)
 _CLIMB_COLUMNS = (
     ("status", "text"),
     ("wamid", "text"),
@@ -87,7 +88,9 @@ def _climb(updates: list[gateway.StatusUpdate]) -> int:
         return 0
     climbs = _climbs_by_message(updates)
     by_delivery_id = {c.delivery_id: wamid for wamid, c in climbs.items() if c.delivery_id}
-    ranks: dict[str, int] = {DeliveryStatus.QUEUED: -1, DeliveryStatus.SENDING: -1}
+    # Rows Meta has not confirmed yet climb from the bottom, an `unknown` one included: its
+    # status is the proof that Meta accepted it.
+    ranks: dict[str, int] = dict.fromkeys(_UNCONFIRMED, -1)
     ranks.update({step: rank for rank, step in enumerate(_LADDER)})
     changes: dict[int, tuple] = {}
     reached: list[int] = []
@@ -116,9 +119,7 @@ def _climb(updates: list[gateway.StatusUpdate]) -> int:
 
 def _fail_from_webhook(update: gateway.StatusUpdate) -> int:
     error = update.errors[0] if update.errors else gateway.StatusError(None, "failed")
-    rows = Delivery.objects.filter(
-        _match(update), status__in=[DeliveryStatus.SENDING, DeliveryStatus.SENT]
-    )
+    rows = Delivery.objects.filter(_match(update), status__in=[*_UNCONFIRMED, DeliveryStatus.SENT])
     subscriber_ids = list(rows.values_list("subscriber_id", flat=True))
     changed = rows.update(
         status=DeliveryStatus.FAILED,

@@ -4,13 +4,17 @@ change (tasks run in-process here)."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.conf import settings
 
 import gateway
-from broadcasts import selectors
+from broadcasts import selectors, sql
 from broadcasts.models import Broadcast, Delivery
 from broadcasts.services import authoring, recovery
+from broadcasts.services import sending as sending_service
 from broadcasts.services.sending import deliveries_send_range
 from broadcasts.services.statuses import deliveries_apply_statuses
+from gateway.backends.locmem import LocmemBackend
+from gateway.ratelimit import RateLimiterUnavailable
 from subscribers.models import Subscriber
 from tests.broadcasts.steps import fan_out_without_sending, sending
 
@@ -161,7 +165,7 @@ def test_a_send_our_crashed_worker_never_recorded_is_matched_by_callback_data(
     assert recovery.deliveries_requeue_stuck(now=datetime.now(UTC) + timedelta(hours=1)) == 0
 
 
-def test_the_reaper_requeues_rows_a_killed_worker_left_and_they_are_sent(
+def test_the_reaper_requeues_rows_a_killed_worker_claimed_but_never_sent_and_they_are_sent(
     draft, approver, subscribe, whatsapp_outbox, run_on_commit
 ):
     subscribe(A)
@@ -169,11 +173,37 @@ def test_the_reaper_requeues_rows_a_killed_worker_left_and_they_are_sent(
     Delivery.objects.update(status=Delivery.Status.SENDING, claimed_at=datetime.now(UTC))
 
     assert recovery.deliveries_requeue_stuck() == 0  # not stuck yet
+    later = datetime.now(UTC) + settings.BROADCAST_STUCK_AFTER + timedelta(seconds=1)
     with run_on_commit():
-        assert recovery.deliveries_requeue_stuck(now=datetime.now(UTC) + timedelta(minutes=11)) == 1
+        assert recovery.deliveries_requeue_stuck(now=later) == 1
 
     assert [m.to for m in whatsapp_outbox] == [A]
     assert Delivery.objects.get().status == Delivery.Status.SENT
+
+
+def test_a_row_a_killed_worker_may_have_sent_is_never_sent_again_but_its_status_settles_it(
+    draft, approver, subscribe, whatsapp_outbox, run_on_commit
+):
+    subscribe(A)
+    subscribe(B)
+    sending(draft, approver)
+    now = datetime.now(UTC)
+    Delivery.objects.update(status=Delivery.Status.SENDING, claimed_at=now, attempted_at=now)
+
+    with run_on_commit():
+        recovery.deliveries_requeue_stuck(now=now + settings.BROADCAST_STUCK_AFTER * 2)
+        deliveries_send_range(broadcast_id=draft.pk, first_id=0, last_id=10**9)
+
+    assert whatsapp_outbox == []
+    assert set(Delivery.objects.values_list("status", flat=True)) == {Delivery.Status.UNKNOWN}
+    # Meta had accepted A's: its status webhook, matched by our callback data, says so.
+    delivery = Delivery.objects.get(subscriber__phone=A)
+    update = gateway.StatusUpdate(
+        message_id="wamid.late", status="delivered", timestamp=now, callback_data=f"d:{delivery.pk}"
+    )
+    deliveries_apply_statuses(statuses=[update])
+    assert Delivery.objects.get(pk=delivery.pk).status == Delivery.Status.DELIVERED
+    assert Delivery.objects.get(subscriber__phone=B).status == Delivery.Status.UNKNOWN
 
 
 def test_a_citizen_who_stopped_business_messages_is_not_sent_to_until_they_write(
@@ -276,3 +306,85 @@ def test_a_number_undeliverable_three_times_becomes_unreachable(draft, approver,
         )
         expected = "active" if attempt < 2 else "unreachable"
         assert Subscriber.objects.get().status == expected
+
+
+class _LimiterDownAfter:
+    """A shared rate limiter whose Redis goes away after `slots` sends."""
+
+    def __init__(self, slots: int) -> None:
+        self.slots = slots
+
+    def acquire(self) -> None:
+        if self.slots == 0:
+            raise RateLimiterUnavailable("ConnectionError")
+        self.slots -= 1
+
+    def slow_down(self, seconds: float) -> None:
+        return None
+
+
+def test_a_rate_limiter_lost_mid_range_loses_no_outcome_and_sends_nothing_twice(
+    draft, approver, subscribe, whatsapp_outbox, monkeypatch, settings
+):
+    """Issue 14: the limiter raised in the send threads, the accepted sends were never
+    recorded, and the reaper sent them again ten minutes later."""
+    for phone in (A, B, C):
+        subscribe(phone)
+    sending(draft, approver)
+    settings.BROADCAST_SEND_CONCURRENCY = 1  # sends in id order: A and B get their slot
+    limiter = _LimiterDownAfter(2)
+    monkeypatch.setattr(gateway.ratelimit, "rate_limiter", lambda: limiter)
+
+    outcome = deliveries_send_range(broadcast_id=draft.pk, first_id=0, last_id=10**9)
+
+    assert [m.to for m in whatsapp_outbox] == [A, B]
+    rows = {d.subscriber.phone: d for d in Delivery.objects.select_related("subscriber")}
+    assert (rows[A].status, rows[B].status, rows[C].status) == ("sent", "sent", "queued")
+    assert rows[A].wamid and rows[B].wamid
+    assert (rows[C].attempts, rows[C].attempted_at) == (0, None)
+    assert outcome.retry_in == sending_service.SENDER_DOWN_RETRY_SECONDS
+
+    limiter.slots = 10  # Redis is back
+    deliveries_send_range(broadcast_id=draft.pk, first_id=0, last_id=10**9)
+    assert [m.to for m in whatsapp_outbox] == [A, B, C]
+
+
+def test_a_send_whose_answer_was_lost_is_left_unknown_and_never_resent(
+    draft, approver, subscribe, monkeypatch
+):
+    subscribe(A)
+    sending(draft, approver)
+    sent = []
+
+    def answer_lost(self, message):
+        sent.append(message.to)
+        error = gateway.SendError(gateway.ErrorKind.UNKNOWN, None, "ReadTimeout: read timed out")
+        return gateway.SendResult(message=message, error=error)
+
+    monkeypatch.setattr(LocmemBackend, "_send", answer_lost)
+
+    deliveries_send_range(broadcast_id=draft.pk, first_id=0, last_id=10**9)
+    deliveries_send_range(broadcast_id=draft.pk, first_id=0, last_id=10**9)
+    recovery.broadcasts_resume_stalled(now=datetime.now(UTC) + timedelta(hours=1))
+
+    assert sent == [A]
+    delivery = Delivery.objects.get()
+    assert delivery.status == Delivery.Status.UNKNOWN
+    assert delivery.attempted_at is not None
+    counts = selectors.broadcast_delivery_counts(broadcast_id=draft.pk)
+    assert (counts.unknown, counts.queued) == (1, 0)
+    assert Broadcast.objects.get(pk=draft.pk).status == Broadcast.Status.SENT
+
+
+def test_a_row_the_reaper_took_back_is_not_sent_by_the_worker_that_held_it(
+    draft, approver, subscribe, whatsapp_outbox
+):
+    subscribe(A)
+    sending(draft, approver)
+    claimed_at = datetime.now(UTC)
+    delivery = Delivery.objects.get()
+    Delivery.objects.update(status=Delivery.Status.SENDING, claimed_at=claimed_at)
+    assert sql.deliveries_mark_attempted(ids=[delivery.pk], claimed_at=claimed_at) == {delivery.pk}
+
+    Delivery.objects.update(status=Delivery.Status.QUEUED, attempted_at=None)  # reaped
+    assert sql.deliveries_mark_attempted(ids=[delivery.pk], claimed_at=claimed_at) == set()

@@ -18,6 +18,7 @@ from django.db import connection
 
 from broadcasts import lifecycle, selectors
 from broadcasts.models import Broadcast, Delivery
+from comune.celery import MAIN_WORKER_QUEUES
 from gateway.testing import status_update, statuses_value, webhook_body
 from subscribers.models import Subscriber
 from tests.fakes.cloud_api import FakeCloudAPI
@@ -83,7 +84,7 @@ class Stack:
         self.start(
             "worker",
             "-Q",
-            "emergency,replies,default",
+            MAIN_WORKER_QUEUES,
             "-c",
             "2",
             "-l",
