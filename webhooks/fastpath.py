@@ -10,8 +10,8 @@ from collections.abc import Callable
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
+from django.db import DatabaseError
 from django.urls import reverse
-from redis.exceptions import RedisError
 
 import gateway
 from webhooks import services, status_buffer
@@ -28,9 +28,9 @@ class StatusWebhookFastPath:
     end: two signatures (400), a body too large (413), too slow (408), or one too many being read
     at once in this process (503, Retry-After).
 
-    The bodies that arrive while a push to Redis is in flight go together in the next one
-    (group commit): one round trip for many POSTs, and each is answered only once its body is
-    in Redis, so a 200 still means the statuses are safe.
+    The bodies that arrive while a push to the database is in flight go together in the next
+    one (group commit): one INSERT for many POSTs, and each is answered only once its body is
+    committed, so a 200 means the statuses are safe.
     """
 
     def __init__(self, django_app: ASGIHandler) -> None:
@@ -101,7 +101,7 @@ class StatusWebhookFastPath:
             if not gateway.carries_only_statuses(json.loads(body)):
                 return False
             await self._group_commit().push(body)
-        except (ValueError, RecursionError, RedisError):
+        except (ValueError, RecursionError, DatabaseError):
             return False  # Django's view answers: 400, or 503 so that Meta redelivers
         return True
 

@@ -1,8 +1,24 @@
-"""What the inbound edge keeps: the status webhooks it had to set aside."""
+"""What the inbound edge keeps: status webhooks waiting to be applied, and those it had to set
+aside."""
 
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+
+class StatusWebhook(models.Model):
+    """A verified status webhook's body, stored before Meta is answered 200 and deleted when its
+    statuses are applied (seconds later). It holds recipients' numbers until then."""
+
+    received_at = models.DateTimeField(_("received at"), default=timezone.now)
+    body = models.BinaryField(_("body"))
+
+    class Meta:
+        verbose_name = _("status webhook waiting")
+        verbose_name_plural = _("status webhooks waiting")
+
+    def __str__(self) -> str:
+        return f"{self.received_at:%Y-%m-%d %H:%M:%S}"
 
 
 class StatusDeadLetter(models.Model):

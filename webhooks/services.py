@@ -1,6 +1,6 @@
 """The inbound edge: what a verified webhook carried, handed to the app that owns it. Citizens'
-messages go to the subscribers app at once; statuses are buffered (with Redis) and applied to
-deliveries in bulk by a task, or applied at once without Redis."""
+messages go to the subscribers app at once; statuses are stored (with a broker) and applied to
+deliveries in bulk by a task, or applied at once without one."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError
+from redis.exceptions import RedisError
 
 import gateway
 from broadcasts.services.statuses import deliveries_apply_statuses
@@ -79,21 +80,18 @@ def _to_handle(message: gateway.InboundMessage) -> bool:
 
 
 def statuses_receive(*, bodies: list[bytes]) -> None:
-    """Verified webhook bodies carrying statuses: buffered for a bulk apply when there is Redis,
-    else applied now."""
+    """Verified webhook bodies carrying statuses: stored for a bulk apply when tasks run on a
+    broker, else applied now. Either way they are committed when this returns."""
     if not status_buffer.enabled():
         _statuses_apply(bodies)
     elif status_buffer.push(*bodies):
         _apply_soon(STATUS_BATCH_SECONDS)
 
 
-def statuses_apply_buffered() -> int | None:
-    """Drain the status buffer into the database; returns the webhook bodies read, or None when
-    another drain was running (it starts the next one)."""
-    read = status_buffer.drain(_statuses_apply)
-    if read is not None and status_buffer.waiting():
-        _apply_soon(STATUS_BATCH_SECONDS)
-    return read
+def statuses_apply_buffered() -> int:
+    """Apply the stored status webhooks; returns the bodies applied. Bodies stored during the
+    drain started their own."""
+    return status_buffer.drain(_statuses_apply)
 
 
 def status_dead_letter_create(*, body: bytes, reason: str) -> StatusDeadLetter:
@@ -151,7 +149,7 @@ def _masked(value: object, key: str = "") -> object:
 
 
 def statuses_apply_stranded() -> None:
-    """The safety net: statuses left buffered by a drain whose task was lost."""
+    """The safety net: stored statuses whose drain's task was lost (a broker restart)."""
     if status_buffer.enabled() and status_buffer.stranded():
         _apply_soon(0)
 
@@ -159,6 +157,6 @@ def statuses_apply_stranded() -> None:
 def _apply_soon(countdown: float) -> None:
     try:
         enqueue("broadcasts.tasks.deliveries_apply_statuses", countdown=countdown)
-    except OperationalError:
-        # The statuses are safe in the buffer: the periodic sweep starts their drain.
+    except (OperationalError, RedisError):
+        # The statuses are safe in the database: the periodic sweep starts their drain.
         logger.warning("could not enqueue the status drain; the sweep will start it")

@@ -1,15 +1,17 @@
-"""Status webhooks through the Redis buffer, as in production (here the drain task runs
-in-process as soon as it is enqueued; test_worker.py drains with a real worker), and the ASGI
-fast path that buffers them without Django's request machinery."""
+"""Status webhooks stored in the database before the 200 and drained in bulk, as in production
+(here the drain task runs in-process as soon as it is enqueued; test_worker.py drains with a
+real worker), and the ASGI fast path that stores them without Django's request machinery."""
 
 import asyncio
 import json
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
 import redis
 from asgiref.sync import async_to_sync
+from django.db import OperationalError, connection, connections
 
 import gateway
 from broadcasts.models import Delivery
@@ -21,7 +23,7 @@ from webhooks import services as webhook_services
 from webhooks import status_buffer
 from webhooks import tasks as webhook_tasks
 from webhooks.fastpath import StatusWebhookFastPath
-from webhooks.models import StatusDeadLetter
+from webhooks.models import StatusDeadLetter, StatusWebhook
 
 pytestmark = [pytest.mark.django_db, pytest.mark.services]
 
@@ -68,7 +70,7 @@ def statuses_payload(deliveries, status: str) -> dict:
 
 
 def pending(client: redis.Redis, settings) -> int:
-    return client.llen(f"{settings.REDIS_KEY_PREFIX}infocomune:statuses")
+    return StatusWebhook.objects.count()
 
 
 def statuses(deliveries) -> list[str]:
@@ -93,15 +95,25 @@ def test_statuses_whose_drain_was_lost_are_applied_by_the_periodic_sweep(
     assert pending(buffer, settings) == 1  # the body, with its two statuses
     monkeypatch.undo()
 
-    draining = f"{settings.REDIS_KEY_PREFIX}infocomune:statuses:draining"
-    buffer.set(draining, 1)  # a drain is running: the sweep leaves the statuses to it
-    webhook_tasks.statuses_apply_stranded()
+    webhook_tasks.statuses_apply_stranded()  # a drain may still be on its way: left to it
     assert statuses(sent) == ["sent"] * 3
 
-    buffer.delete(draining)  # …it ended, or died and its key expired
+    StatusWebhook.objects.update(received_at=datetime.now(UTC) - status_buffer.STRANDED_AFTER)
     webhook_tasks.statuses_apply_stranded()
     assert statuses(sent) == ["read", "read", "sent"]
     assert pending(buffer, settings) == 0
+
+
+def test_a_redis_restart_loses_no_status_answered_200(buffer, sent, post_webhook, settings):
+    """Issue 14: bodies answered 200 lived only in a Redis list, and a restart erased them."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(webhook_tasks.statuses_apply_buffered, "apply_async", lambda *a, **kw: None)
+        assert post_webhook(statuses_payload(sent, "read")).status_code == 200
+    buffer.flushdb()  # what a restart of a Redis that keeps nothing on disk leaves
+
+    StatusWebhook.objects.update(received_at=datetime.now(UTC) - status_buffer.STRANDED_AFTER)
+    webhook_tasks.statuses_apply_stranded()
+    assert statuses(sent) == ["read"] * 3
 
 
 def body(payload: dict) -> bytes:
@@ -117,12 +129,30 @@ def test_statuses_pushed_before_a_drain_runs_share_its_batch(buffer, sent, setti
     assert status_buffer.push(body(statuses_payload(sent[:1], "read"))) is True  # empty again
 
 
-def test_a_second_drain_leaves_the_buffer_to_the_running_one(buffer, sent, settings):
-    status_buffer.push(body(statuses_payload(sent, "delivered")))
-    buffer.set(f"{settings.REDIS_KEY_PREFIX}infocomune:statuses:draining", 1)
+@pytest.mark.django_db(transaction=True)
+def test_two_drains_side_by_side_share_the_bodies_without_applying_one_twice(
+    buffer, sent, settings, monkeypatch
+):
+    if connection.vendor != "postgresql":
+        pytest.skip("SKIP LOCKED needs PostgreSQL")
+    monkeypatch.setattr(status_buffer, "BATCH", 1)
+    for delivery in sent:
+        status_buffer.push(body(statuses_payload([delivery], "read")))
+    applied: list[int] = []
+    apply = webhook_services._statuses_apply
 
-    assert webhook_services.statuses_apply_buffered() is None
-    assert statuses(sent) == ["sent"] * 3
+    def counted(bodies):
+        applied.append(len(bodies))
+        return apply(bodies)
+
+    monkeypatch.setattr(webhook_services, "_statuses_apply", counted)
+    with ThreadPoolExecutor(2) as pool:
+        read = list(pool.map(lambda _: webhook_services.statuses_apply_buffered(), range(2)))
+    connections.close_all()
+
+    assert sum(read) == sum(applied) == 3
+    assert statuses(sent) == ["read"] * 3
+    assert pending(buffer, settings) == 0
 
 
 def test_full_batches_are_drained_one_after_another(buffer, sent, settings, monkeypatch):
@@ -147,8 +177,8 @@ def test_what_arrives_during_a_drain_waits_a_moment_for_the_next_one(
     record = deliveries_apply_statuses
 
     def record_while_another_arrives(*, statuses):
-        # Finds the list not empty, so it starts no drain of its own.
-        assert status_buffer.push(body(statuses_payload(sent[1:], "delivered"))) is False
+        # The running drain no longer counts as due: this webhook starts the next one.
+        webhook_services.statuses_receive(bodies=[body(statuses_payload(sent[1:], "delivered"))])
         return record(statuses=statuses)
 
     monkeypatch.setattr(webhook_services, "deliveries_apply_statuses", record_while_another_arrives)
@@ -171,15 +201,28 @@ def test_an_unreadable_buffered_body_is_skipped_not_retried_forever(buffer, sent
     assert "unreadable buffered webhook body" in caplog.text
 
 
-def test_without_redis_the_webhook_asks_meta_to_send_the_statuses_again(
+def test_with_redis_down_statuses_are_still_stored_answered_200_and_swept(
     buffer, sent, post_webhook, settings
 ):
-    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there: no drain can start
 
-    response = post_webhook(statuses_payload(sent, "delivered"))
+    assert post_webhook(statuses_payload(sent, "delivered")).status_code == 200
 
-    assert response.status_code == 503
-    assert statuses(sent) == ["sent"] * 3
+    assert pending(buffer, settings) == 1
+    StatusWebhook.objects.update(received_at=datetime.now(UTC) - status_buffer.STRANDED_AFTER)
+    webhook_services.statuses_apply_buffered()  # what the sweep starts once Redis is back
+    assert statuses(sent) == ["delivered"] * 3
+
+
+def test_with_the_database_down_the_webhook_asks_meta_to_send_the_statuses_again(
+    buffer, sent, post_webhook, monkeypatch
+):
+    def database_down(*bodies):
+        raise OperationalError("the database system is shutting down")
+
+    monkeypatch.setattr(status_buffer, "push", database_down)
+
+    assert post_webhook(statuses_payload(sent, "delivered")).status_code == 503
 
 
 # --- The ASGI fast path ----------------------------------------------------------------------
@@ -266,7 +309,7 @@ def test_a_signed_status_webhook_is_buffered_and_applied_without_django(
     assert statuses(sent) == ["read"] * 3
 
 
-def test_webhooks_arriving_together_reach_redis_in_one_push_each_answered_after_it(
+def test_webhooks_arriving_together_are_stored_in_one_push_each_answered_after_it(
     buffer, app, django_app, sent, settings, monkeypatch
 ):
     pushes = []
@@ -290,10 +333,10 @@ def test_webhooks_arriving_together_reach_redis_in_one_push_each_answered_after_
 def test_when_a_push_fails_every_webhook_waiting_for_it_goes_to_django(
     buffer, app, django_app, sent, monkeypatch
 ):
-    def redis_down(*bodies):
-        raise redis.ConnectionError("Connection refused")
+    def database_down(*bodies):
+        raise OperationalError("the database system is shutting down")
 
-    monkeypatch.setattr(status_buffer, "push", redis_down)
+    monkeypatch.setattr(status_buffer, "push", database_down)
     bodies = [body(statuses_payload([d], "read")) for d in sent]
 
     async def together():
@@ -329,17 +372,18 @@ def test_without_the_status_buffer_django_answers_everything(app, django_app, se
     assert django_app.bodies == [payload]
 
 
-def test_with_redis_down_django_answers_so_that_meta_redelivers(
+def test_with_redis_down_the_fast_path_still_stores_and_answers_200(
     buffer,
     app,
     django_app,
     settings,
     sent,
 ):
-    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there: no drain can start
 
-    assert post(app, body(statuses_payload(sent, "read")))[0] == 418
-    assert Delivery.objects.filter(status="read").count() == 0
+    assert post(app, body(statuses_payload(sent, "read"))) == (200, b"")
+    assert django_app.bodies == []
+    assert StatusWebhook.objects.count() == 1
 
 
 @pytest.mark.parametrize(
