@@ -44,12 +44,15 @@ class FakeCloudAPI:
 
     Failures are injected with ``fail_next()`` (queued, one per request) or by setting
     ``responder``, a callable returning ``(status, body)`` or None for the normal answer.
-    ``latency`` (seconds) delays every answer, to exercise client timeouts.
+    ``latency`` (seconds) delays every answer, to exercise client timeouts. ``on_accepted``, when
+    set, is called with each accepted send and the message id it was given, as Meta would go on
+    to deliver it whether or not the answer reaches the sender.
     """
 
     def __init__(self, *, latency: float = 0.0, templates_page_size: int = 2) -> None:
         self.latency = latency
         self.responder: Responder | None = None
+        self.on_accepted: Callable[[FakeRequest, str], None] | None = None
         self.templates: list[dict[str, Any]] = []
         self.templates_page_size = templates_page_size
         self._lock = threading.Lock()
@@ -173,7 +176,9 @@ class FakeCloudAPI:
         to = request.json.get("to") if isinstance(request.json, Mapping) else None
         with self._lock:
             self.accepted.append(request)
-        wamid = f"wamid.{next(self._wamids)}"
+            wamid = f"wamid.{next(self._wamids)}"
+        if self.on_accepted is not None:
+            self.on_accepted(request, wamid)
         return send_answer(wamid, to=to if isinstance(to, str) else None)
 
     def _templates_page(self, request: FakeRequest) -> dict[str, Any]:
