@@ -26,8 +26,9 @@ class Sizes:
     send_large: bool  # send all of the large broadcast, or cancel it after `large_seconds`
     statuses: int  # messages whose three statuses are posted
     replies: int
+    emergency: int  # rows of the emergency sent at 1,000 msg/s
 
 
-SMOKE = Sizes(200, 1_000, 2_000, (5_000,), 5_000, True, 300, 10)
-DEFAULT = Sizes(2_400, 10_000, 50_000, (100_000, 1_000_000), 1_000_000, False, 10_000, 100)
-FULL = Sizes(2_400, 10_000, 100_000, (100_000, 1_000_000), 1_000_000, True, 10_000, 200)
+SMOKE = Sizes(200, 1_000, 2_000, (5_000,), 5_000, True, 300, 10, 2_000)
+DEFAULT = Sizes(2_400, 10_000, 50_000, (100_000, 1_000_000), 1_000_000, False, 10_000, 100, 100_000)
+FULL = Sizes(2_400, 10_000, 100_000, (100_000, 1_000_000), 1_000_000, True, 10_000, 200, 100_000)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import threading
 import time
 
-from bench.broadcast import end_to_end, fan_out, rate, replies, rss, statuses
+from bench.broadcast import emergency, end_to_end, fan_out, rate, replies, rss, statuses
 from bench.broadcast.report import machine
 from bench.broadcast.sending import send
 from bench.broadcast.stack import Bench
 
-PHASES = ["end-to-end", "rate-1000", "statuses", "fan-out"]  # what --only may name
+PHASES = ["end-to-end", "rate-1000", "emergency", "statuses", "fan-out"]  # what --only may name
 
 
 def run(bench: Bench) -> int:
@@ -49,6 +49,7 @@ def run_all(bench: Bench) -> None:
     e2e_broadcast = end_to_end.run(bench)
     send_rate = rate.run(bench, 1000, sizes.e2e)
     statuses.run(bench, e2e_broadcast, send_rate)
+    emergency.run(bench, sizes.emergency)
     for rows in sizes.fan_out:
         fan_out.run(bench, rows)
     rss.run(bench, sizes.rss_large)
@@ -60,6 +61,8 @@ def run_only(bench: Bench, phases: list[str]) -> None:
         end_to_end.run(bench)
     if "rate-1000" in phases:
         rate.run(bench, 1000, bench.sizes.e2e)
+    if "emergency" in phases:
+        emergency.run(bench, bench.sizes.emergency)
     if "statuses" in phases:
         rows = bench.sizes.statuses
         bench.audience(rows)

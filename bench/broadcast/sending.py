@@ -3,6 +3,7 @@ delivery accepted exactly once."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -23,12 +24,22 @@ class Sent:
     queries: int  # SQL statements the workers ran
     times: list[float]  # when each request for a row reached the fake (429s too), sorted
     broadcast: int  # its id
+    approved_at: float  # time.time() of the approval
+    last_accepted: float | None  # time.time() the fake accepted the last of its rows
 
 
-def send(bench: Bench, title: str, rate: int, *, cancel_after: float | None = None) -> Sent:
+def send(
+    bench: Bench,
+    title: str,
+    rate: int,
+    *,
+    cancel_after: float | None = None,
+    emergency: bool = False,
+    approved: threading.Event | None = None,
+) -> Sent:
     """Approve a broadcast to every active subscriber and wait until every row is sent (or, with
     `cancel_after`, cancel it after that many seconds); check against the fake's log that each
-    was accepted exactly once."""
+    was accepted exactly once. `approved` is set once it is."""
     import redis
 
     from broadcasts.lifecycle import broadcast_approve, broadcast_cancel
@@ -39,11 +50,13 @@ def send(bench: Bench, title: str, rate: int, *, cancel_after: float | None = No
     time.sleep(1 if bench.args.smoke else 3)  # the worker is consuming before the clock starts
     broker = redis.Redis.from_url(bench.redis_url)
     broker.delete(QUERIES_KEY)
-    draft = bench.broadcast(title)
+    draft = bench.broadcast(title, emergency=emergency)
     approver = bench.users[1]
     since = time.time()
     started = time.monotonic()
     broadcast_approve(broadcast=draft, actor=approver)
+    if approved is not None:
+        approved.set()
     deadline = started + bench.args.timeout
     cancelled = False
     while time.monotonic() < deadline:
@@ -93,4 +106,6 @@ def send(bench: Bench, title: str, rate: int, *, cancel_after: float | None = No
         queries=queries,
         times=sorted(moment for moment, _, _ in requests),
         broadcast=draft.pk,
+        approved_at=since,
+        last_accepted=max((moment for moment, code, _ in requests if code == 200), default=None),
     )

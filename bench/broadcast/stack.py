@@ -203,14 +203,16 @@ class Bench:
             status=Subscriber.Status.ACTIVE
         )
 
-    def broadcast(self, title: str) -> Broadcast:
+    def broadcast(self, title: str, *, emergency: bool = False) -> Broadcast:
         """A broadcast written by the author and submitted for approval."""
         from broadcasts.lifecycle import broadcast_submit
+        from broadcasts.models import Broadcast
         from broadcasts.services.authoring import broadcast_create
 
         author, _approver = self.users
-        draft = broadcast_create(
-            author=author, title=title, body=f"{title}: avviso.", category="public_utility"
-        )
+        kind = {"category": "public_utility"}
+        if emergency:
+            kind = {"category": "emergency", "priority": Broadcast.Priority.EMERGENCY}
+        draft = broadcast_create(author=author, title=title, body=f"{title}: avviso.", **kind)
         broadcast_submit(broadcast=draft, actor=author)
         return draft
