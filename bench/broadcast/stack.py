@@ -74,7 +74,7 @@ class Bench:
 
     def start_worker(self, rate: int) -> subprocess.Popen:
         """The deployment README.md recommends: a worker for every queue, and one more serving
-        only emergencies, replies and statuses, so none of them queues behind a broadcast."""
+        only replies and statuses, so neither queues behind a broadcast, an emergency included."""
         self.processes.stop("worker")
         self.processes.stop("priority")
         self.processes.start(
