@@ -18,6 +18,14 @@ burst, ``rate / 20`` (at least 1), keeps that within 5 % of the rate even for a 
 production criterion ("never more than 5 % over the limit in any 10 s window") holds with a wide
 margin, whatever window Meta measures on.
 
+Slots are handed out in order of arrival, so a sender with many threads could hold the schedule
+seconds ahead, and a keyword's reply, asking after them, would wait all that time. A bulk sender
+(a broadcast's send threads) therefore asks with ``acquire(bulk=True)``: it takes a slot only
+once one is due within ``BULK_AHEAD_SECONDS``, one thread per process asking at a time (the
+others wait their turn in the process, not in the schedule). The schedule then never runs more
+than that far ahead of now, and a plain ``acquire()`` (a reply, a test send) waits at most about
+that long, whatever a broadcast is doing; the rate itself is the same for both.
+
 ``LocalRateLimiter`` is the same thing in one process (a lock and ``time.monotonic``), for the
 embedded mode without Redis; ``NoRateLimit`` is WHATSAPP_RATE_PER_SECOND=0 (benchmarks of the
 product's own speed). ``rate_limiter()`` is the one factory: every backend built by
@@ -44,10 +52,15 @@ class RateLimiterUnavailable(Exception):
     may be sent."""
 
 
+# How far ahead of now a bulk sender may hold slots: enough for the send threads to keep the
+# rate (they sleep until their slot, then send), short enough for a reply to overtake.
+BULK_AHEAD_SECONDS = 0.1
+
+
 class Limiter(Protocol):
     """What a backend needs of a limiter: a slot before each send, a pause after a 130429."""
 
-    def acquire(self) -> None: ...
+    def acquire(self, *, bulk: bool = False) -> None: ...
 
     def slow_down(self, seconds: float) -> None: ...
 
@@ -68,11 +81,15 @@ class _BaseRateLimiter:
         self.interval = 1.0 / self.rate_per_second
         # How far behind "now" the schedule may lag after an idle period: burst - 1 extra slots.
         self._tolerance = (self.burst - 1) * self.interval
+        self._bulk_turn = threading.Lock()
 
-    def _reserve(self, n: int) -> float:
-        """Atomically reserve ``n`` consecutive slots; return the first one's offset from now.
+    def _reserve(self, n: int, *, ahead: float | None = None) -> tuple[bool, float]:
+        """Atomically reserve ``n`` consecutive slots; return True and the first one's offset
+        from now.
 
-        The offset is negative when burst credit lets the first slots go immediately.
+        The offset is negative when burst credit lets the first slots go immediately. With
+        ``ahead``, nothing is reserved when the first slot is further than that from now:
+        False and that slot's offset, so the caller knows when to ask again.
         """
         raise NotImplementedError
 
@@ -90,27 +107,43 @@ class _BaseRateLimiter:
         the last of them is due (0.0: now)."""
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be a positive integer, not {n!r}")
-        return max(0.0, self._reserve(n) + (n - 1) * self.interval)
+        _, offset = self._reserve(n)
+        return max(0.0, offset + (n - 1) * self.interval)
 
-    def acquire(self) -> None:
-        """Reserve one slot and sleep until it is due."""
-        wait = self.reserve()
+    def acquire(self, *, bulk: bool = False) -> None:
+        """Reserve one slot and sleep until it is due; ``bulk``: see the module's docstring."""
+        wait = self._bulk_slot() if bulk else self.reserve()
         if wait > 0:
             time.sleep(wait)
 
+    def _bulk_slot(self) -> float:
+        """A slot due within BULK_AHEAD_SECONDS, asked for by one thread of the process at a
+        time; the seconds until it is due."""
+        with self._bulk_turn:
+            while True:
+                reserved, offset = self._reserve(1, ahead=BULK_AHEAD_SECONDS)
+                if reserved:
+                    return max(0.0, offset)
+                time.sleep(max(offset - BULK_AHEAD_SECONDS, self.interval))
 
-# KEYS[1]: the schedule key. ARGV: n, interval, tolerance, in microseconds except n. The TAT is
-# stored in microseconds of Redis time, as a full-precision string; the key expires once it is
-# so far in the past that it no longer matters. Returns the first slot's distance from now, as
-# a string, since Redis would truncate a Lua number to an integer.
+
+# KEYS[1]: the schedule key. ARGV: n, interval, tolerance, ahead (negative: no bound), in
+# microseconds except n. The TAT is stored in microseconds of Redis time, as a full-precision
+# string; the key expires once it is so far in the past that it no longer matters. Returns the
+# first slot's distance from now, as a string, since Redis would truncate a Lua number to an
+# integer, after a 'w' (wait) when that slot is further than `ahead` (nothing reserved).
 _RESERVE_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local n = tonumber(ARGV[1])
 local interval = tonumber(ARGV[2])
 local tolerance = tonumber(ARGV[3])
+local ahead = tonumber(ARGV[4])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 local start = math.max(tat, now - tolerance)
+if ahead >= 0 and start - now > ahead then
+  return 'w' .. string.format('%.17g', start - now)
+end
 local new_tat = start + n * interval
 redis.call('SET', KEYS[1], string.format('%.17g', new_tat),
            'PX', math.ceil((new_tat - now + tolerance) / 1000) + 1000)
@@ -153,14 +186,18 @@ class RateLimiter(_BaseRateLimiter):
         self._reserve_script = redis_client.register_script(_RESERVE_LUA)
         self._slow_down_script = redis_client.register_script(_SLOW_DOWN_LUA)
 
-    def _reserve(self, n: int) -> float:
+    def _reserve(self, n: int, *, ahead: float | None = None) -> tuple[bool, float]:
+        bound = -1.0 if ahead is None else ahead * _US
         try:
             offset = self._reserve_script(
-                keys=[self.key], args=[n, repr(self.interval * _US), repr(self._tolerance * _US)]
+                keys=[self.key],
+                args=[n, repr(self.interval * _US), repr(self._tolerance * _US), repr(bound)],
             )
         except redis.RedisError as exc:
             raise RateLimiterUnavailable(type(exc).__name__) from exc
-        return float(offset) / _US
+        text = offset.decode() if isinstance(offset, bytes) else str(offset)
+        refused = text.startswith("w")
+        return not refused, float(text[1:] if refused else text) / _US
 
     def slow_down(self, seconds: float) -> None:
         if seconds > 0:
@@ -178,12 +215,14 @@ class LocalRateLimiter(_BaseRateLimiter):
         self._lock = threading.Lock()
         self._tat = 0.0  # in time.monotonic() seconds
 
-    def _reserve(self, n: int) -> float:
+    def _reserve(self, n: int, *, ahead: float | None = None) -> tuple[bool, float]:
         with self._lock:
             now = time.monotonic()
             start = max(self._tat, now - self._tolerance)
+            if ahead is not None and start - now > ahead:
+                return False, start - now
             self._tat = start + n * self.interval
-            return start - now
+            return True, start - now
 
     def slow_down(self, seconds: float) -> None:
         if seconds > 0:
@@ -194,7 +233,7 @@ class LocalRateLimiter(_BaseRateLimiter):
 class NoRateLimit:
     """WHATSAPP_RATE_PER_SECOND=0: no limit at all."""
 
-    def acquire(self) -> None:
+    def acquire(self, *, bulk: bool = False) -> None:
         return None
 
     def slow_down(self, seconds: float) -> None:

@@ -158,7 +158,9 @@ def _send(
             window_open=window_open,
         )
         try:
-            result = backend.send(message, before_request=lambda: attempts.mark(delivery.pk))
+            result = backend.send(
+                message, before_request=lambda: attempts.mark(delivery.pk), bulk=True
+            )
         except Exception as exc:
             logger.exception("sending delivery %s raised", delivery.pk)
             kind = gateway.ErrorKind.UNKNOWN if attempts.marked(delivery.pk) else None

@@ -63,9 +63,16 @@ class BaseBackend:
         return [self.send(message) for message in messages]
 
     def send(
-        self, message: Message, *, before_request: Callable[[], bool] | None = None
+        self,
+        message: Message,
+        *,
+        before_request: Callable[[], bool] | None = None,
+        bulk: bool = False,
     ) -> SendResult:
         """Send one message; safe to call from several threads on the same backend.
+
+        ``bulk``: one of many (a broadcast's), whose slot a single message (a keyword's reply)
+        may overtake; see ``gateway.ratelimit``.
 
         ``before_request`` is called once the slot is due, right before the request leaves; if
         it returns False the message is not sent (``NOT_SENT``). A caller records there that
@@ -75,7 +82,7 @@ class BaseBackend:
         if not isinstance(message, TextMessage | TemplateMessage):
             raise TypeError(f"cannot send a {type(message).__name__}")
         try:
-            self.limiter.acquire()
+            self.limiter.acquire(bulk=bulk)
         except RateLimiterUnavailable as exc:
             return _not_sent(message, f"rate limiter unavailable ({exc})")
         if before_request is not None and not before_request():

@@ -20,9 +20,9 @@ class CountingLimiter(LocalRateLimiter):
         super().__init__(1000)
         self.slots = 0
 
-    def acquire(self) -> None:
+    def acquire(self, *, bulk: bool = False) -> None:
         self.slots += 1
-        super().acquire()
+        super().acquire(bulk=bulk)
 
 
 @pytest.fixture

@@ -314,7 +314,7 @@ class _LimiterDownAfter:
     def __init__(self, slots: int) -> None:
         self.slots = slots
 
-    def acquire(self) -> None:
+    def acquire(self, *, bulk: bool = False) -> None:
         if self.slots == 0:
             raise RateLimiterUnavailable("ConnectionError")
         self.slots -= 1

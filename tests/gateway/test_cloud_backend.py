@@ -180,7 +180,7 @@ def test_a_send_withdrawn_before_its_request_never_reaches_meta(fake_api, backen
 
 def test_without_its_rate_limiter_nothing_is_sent(fake_api, backend):
     class Down:
-        def acquire(self) -> None:
+        def acquire(self, *, bulk: bool = False) -> None:
             raise RateLimiterUnavailable("ConnectionError")
 
         def slow_down(self, seconds: float) -> None:

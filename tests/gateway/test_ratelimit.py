@@ -251,3 +251,44 @@ def test_a_130429_pushes_the_shared_schedule_back(redis_url, settings) -> None:
     client = redis.Redis.from_url(redis_url)
     client.delete(*client.keys(f"{settings.REDIS_KEY_PREFIX}*"))
     client.close()
+
+
+# --- A reply overtakes a broadcast ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bulk", [True, False], ids=["bulk", "plain"])
+def test_a_reply_waits_behind_a_broadcast_only_when_the_broadcast_is_not_bulk(
+    make_limiter: Factory, bulk: bool
+) -> None:
+    """64 broadcast threads keep asking for slots at 50/s; a reply asks in the middle. Bulk
+    broadcast threads hold the schedule at most BULK_AHEAD_SECONDS ahead, so the reply goes
+    within about that; plain ones hold a slot each, and the reply waits for all of them."""
+    rate, threads = 50, 64
+    limiter = make_limiter(rate, burst=1)
+    stamps: list[float] = []
+    stop = threading.Event()
+
+    def broadcast() -> None:
+        while not stop.is_set():
+            limiter.acquire(bulk=bulk)
+            stamps.append(time.monotonic())
+
+    senders = [threading.Thread(target=broadcast) for _ in range(threads)]
+    for sender in senders:
+        sender.start()
+    time.sleep(1.0)
+    asked = time.monotonic()
+    limiter.acquire()
+    waited = time.monotonic() - asked
+    time.sleep(1.0)
+    stop.set()
+    for sender in senders:
+        sender.join(timeout=threads / rate + 2)
+
+    ahead = gateway.ratelimit.BULK_AHEAD_SECONDS
+    if bulk:
+        assert waited <= ahead + 3 / rate
+        assert len(stamps) >= 0.9 * rate * 2.0  # the broadcast still keeps the rate
+    else:
+        assert waited >= 0.8 * threads / rate
+    assert max_in_window(stamps, 1.0) <= rate + 1
