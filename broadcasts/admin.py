@@ -243,6 +243,9 @@ class BroadcastAdmin(admin.ModelAdmin):
         if views.may_send_test(user, obj):
             context["send_test_url"] = self._url("send_test", obj)
             context["send_test_form"] = TestSendForm(auto_id="id_send_test_%s")
+        returned = selectors.broadcast_returned(broadcast=obj)
+        if returned is not None:
+            context["returned"] = returned
         if obj.status == Status.AWAITING_APPROVAL:
             hint = lifecycle.four_eyes_refusal(user, obj)
             if hint:
