@@ -3,7 +3,8 @@ take them. This is the only writer of `Broadcast.status`, and the one place the 
 lives: the admin's buttons ask `refusal()` what to show, the services enforce the same answer.
 
     draft ▶ awaiting approval ▶ approved ▶ sending ▶ sent
-                 (paused and cancelled on the way; an emergency goes from draft to approved)
+                 (paused and cancelled on the way; an emergency goes from draft to approved;
+                  its author withdraws a submitted one to change it, back to draft)
 
 Four eyes: an approval comes from someone who neither wrote nor changed the content, and only
 while the content is what was submitted (its fingerprint). Sending an emergency alone is a
@@ -80,6 +81,14 @@ TRANSITIONS: dict[str, Transition] = {
         CHANGE_PERMISSION,
         tells=APPROVERS,
     ),
+    # Whoever wrote it (the author, or an editor who changed it) takes it back to change it.
+    "withdraw": Transition(
+        gettext_lazy("Withdraw to change it"),
+        (Status.AWAITING_APPROVAL,),
+        Status.DRAFT,
+        Action.WITHDRAWN,
+        CHANGE_PERMISSION,
+    ),
     "approve": Transition(
         gettext_lazy("Approve"),
         (Status.AWAITING_APPROVAL,),
@@ -154,6 +163,9 @@ def _may_take(actor: User, name: str, broadcast: Broadcast) -> bool:
     transition = TRANSITIONS[name]
     if transition.permission is None:
         return False
+    if name == "withdraw":
+        # Not any editor: only those whose writing it is (four eyes' contributors).
+        return actor.has_perm(transition.permission) and actor.pk in contributors(broadcast)
     if actor.has_perm(transition.permission):
         return True
     # The author may throw away their own draft.
@@ -312,6 +324,12 @@ def broadcast_submit(*, broadcast: Broadcast, actor: User) -> Broadcast:
         submitted.submitted_fingerprint = submitted.content_fingerprint
         submitted.save(update_fields=["submitted_fingerprint"])
     return submitted
+
+
+def broadcast_withdraw(*, broadcast: Broadcast, actor: User, note: str = "") -> Broadcast:
+    """Its author (or another who changed it) takes a submitted broadcast back to draft to fix
+    it; recorded. Submitting it again fingerprints the new content."""
+    return _take("withdraw", broadcast, actor, note=note)
 
 
 def broadcast_reject(*, broadcast: Broadcast, actor: User, note: str = "") -> Broadcast:

@@ -154,6 +154,7 @@ class BroadcastEvent(models.Model):
         CREATED = "created", _("created")
         SUBMITTED = "submitted", _("submitted for approval")
         RETURNED = "returned to draft", _("returned to draft")
+        WITHDRAWN = "withdrawn", _("withdrawn to be changed")
         APPROVED = "approved", _("approved")
         EMERGENCY = "approved and sent (emergency)", _("approved and sent (emergency)")
         STARTED = "sending started", _("sending started")

@@ -232,12 +232,12 @@ def broadcasts_awaiting_approval_by(*, user: User) -> QuerySet[Broadcast]:
 
 def broadcast_returned(*, broadcast: Broadcast) -> BroadcastEvent | None:
     """The approver's return to draft (with its note) that made this draft what it is now, if
-    that is why it is a draft: None once it is submitted again, or for a new one."""
+    that is why it is a draft: None once it is submitted again, or for a new or withdrawn one."""
     if broadcast.status != Broadcast.Status.DRAFT:
         return None
     Action = BroadcastEvent.Action
     latest = (
-        broadcast.events.filter(action__in=[Action.SUBMITTED, Action.RETURNED])
+        broadcast.events.filter(action__in=[Action.SUBMITTED, Action.RETURNED, Action.WITHDRAWN])
         .select_related("actor")
         .order_by("-at", "-id")
         .first()

@@ -76,6 +76,11 @@ def _submit(request: HttpRequest, broadcast: Broadcast, form: forms.Form | None)
     return gettext("Submitted for approval.")
 
 
+def _withdraw(request: HttpRequest, broadcast: Broadcast, form: forms.Form | None) -> str:
+    lifecycle.broadcast_withdraw(broadcast=broadcast, actor=staff_user(request))
+    return gettext("Withdrawn: it is a draft again. Change it, then submit it again.")
+
+
 def _approve(request: HttpRequest, broadcast: Broadcast, form: forms.Form | None) -> str:
     scheduled_at = form.cleaned_data["scheduled_at"] if form else None
     lifecycle.broadcast_approve(
@@ -131,6 +136,7 @@ BUTTONS: dict[str, LifecycleButton] = {
     button.name: button
     for button in [
         LifecycleButton("submit", _submit),
+        LifecycleButton("withdraw", _withdraw),
         LifecycleButton("approve", _approve, form_class=ApproveForm),
         LifecycleButton("emergency", _emergency, danger=True),
         LifecycleButton("confirm", _confirm),
