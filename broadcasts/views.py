@@ -83,10 +83,19 @@ def _withdraw(request: HttpRequest, broadcast: Broadcast, form: forms.Form | Non
 
 def _approve(request: HttpRequest, broadcast: Broadcast, form: forms.Form | None) -> str:
     scheduled_at = form.cleaned_data["scheduled_at"] if form else None
-    lifecycle.broadcast_approve(
+    approved = lifecycle.broadcast_approve(
         broadcast=broadcast, actor=staff_user(request), scheduled_at=scheduled_at
     )
     _warn_messaging_limit(request)
+    now = timezone.now()
+    starts_at = selectors.broadcast_sending_starts_at(broadcast=approved, now=now)
+    if starts_at > max(scheduled_at or now, now):  # held back by the quiet hours
+        return gettext(
+            "Approved, but these are quiet hours (%(quiet)s): sending will start %(when)s."
+        ) % {
+            "quiet": selectors.quiet_hours_label(),
+            "when": selectors.start_phrase(starts_at, now=now),
+        }
     if scheduled_at:
         return gettext("Approved: it will be sent at %(when)s.") % {
             "when": timezone.localtime(scheduled_at).strftime("%d/%m/%Y %H:%M")

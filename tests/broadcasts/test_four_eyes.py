@@ -76,8 +76,9 @@ def test_a_plain_approver_cannot_send_an_emergency_alone(client, approver):
     assert emergency.status == Broadcast.Status.DRAFT
 
 
-def test_sending_alone_needs_the_emergency_category_not_just_its_priority(emergency_sender):
+def test_sending_alone_needs_the_emergency_category(emergency_sender):
     urgent = emergency_draft(emergency_sender, title="Festa", category=Broadcast.Category.EVENT)
+    assert urgent.priority == Broadcast.Priority.NORMAL  # the category decides (issue 17)
     with pytest.raises(lifecycle.TransitionNotAllowed, match="Only an emergency"):
         lifecycle.broadcast_send_emergency(broadcast=urgent, actor=emergency_sender)
 
