@@ -20,7 +20,8 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -83,7 +84,8 @@ def emergency_is_sending() -> bool:
 def broadcast_annotate_funnel(queryset: QuerySet[Broadcast]) -> QuerySet[Broadcast]:
     """Each broadcast with its funnel: funnel_sent ≥ funnel_delivered ≥ funnel_read, and
     funnel_failed. Correlated counts over the (broadcast, status) index, in the same query, so
-    a page of broadcasts costs one query however many rows each has."""
+    a page of broadcasts costs one query however many rows each has; rows that retention or an
+    erasure removed count from the broadcast's `archived_counts`."""
 
     def count(*statuses: str) -> Coalesce:
         rows = (
@@ -93,7 +95,12 @@ def broadcast_annotate_funnel(queryset: QuerySet[Broadcast]) -> QuerySet[Broadca
             .annotate(n=Count("id"))
             .values("n")
         )
-        return Coalesce(Subquery(rows, output_field=IntegerField()), 0)
+        live = Coalesce(Subquery(rows, output_field=IntegerField()), 0)
+        archived = [
+            Coalesce(Cast(KT(f"archived_counts__{status}"), IntegerField()), 0)
+            for status in statuses
+        ]
+        return sum(archived, live)
 
     status = Delivery.Status
     return queryset.annotate(
