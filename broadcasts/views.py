@@ -90,12 +90,22 @@ def _approve(request: HttpRequest, broadcast: Broadcast, form: forms.Form | None
     now = timezone.now()
     starts_at = selectors.broadcast_sending_starts_at(broadcast=approved, now=now)
     if starts_at > max(scheduled_at or now, now):  # held back by the quiet hours
-        return gettext(
-            "Approved, but these are quiet hours (%(quiet)s): sending will start %(when)s."
-        ) % {
+        values = {
             "quiet": selectors.quiet_hours_label(),
             "when": selectors.start_phrase(starts_at, now=now),
         }
+        if scheduled_at and scheduled_at > now:
+            return (
+                gettext(
+                    "Approved, but the time chosen falls in the quiet hours (%(quiet)s): sending "
+                    "will start %(when)s."
+                )
+                % values
+            )
+        return (
+            gettext("Approved, but these are quiet hours (%(quiet)s): sending will start %(when)s.")
+            % values
+        )
     if scheduled_at:
         return gettext("Approved: it will be sent at %(when)s.") % {
             "when": timezone.localtime(scheduled_at).strftime("%d/%m/%Y %H:%M")

@@ -139,3 +139,27 @@ def test_the_data_migration_gives_unstarted_broadcasts_their_categorys_priority(
     approved = lifecycle.broadcast_approve(broadcast=awaiting, actor=approver)  # still approvable
     assert approved.status == Broadcast.Status.APPROVED
     assert Broadcast.objects.get(pk=sent.pk).priority == "emergency"  # history kept
+
+
+def test_a_time_chosen_in_the_quiet_hours_is_moved_to_their_end_and_said_so(
+    client, editor, approver, settings
+):
+    settings.BROADCAST_QUIET_HOURS = (dt.time(21, 0), dt.time(8, 0))
+    broadcast = make_draft(editor)
+    lifecycle.broadcast_submit(broadcast=broadcast, actor=editor)
+    evening = timezone.localtime(timezone.now() + timedelta(days=2)).replace(
+        hour=23, minute=0, second=0, microsecond=0
+    )
+    client.force_login(approver)
+
+    response = press(client, broadcast, "approve", scheduled_at=f"{evening:%Y-%m-%dT%H:%M}")
+
+    morning = (evening + timedelta(days=1)).replace(hour=8, minute=0)
+    assert shown_messages(response) == [
+        (
+            "success",
+            "Approved, but the time chosen falls in the quiet hours (21:00–08:00): sending will "
+            f"start at 08:00 on {morning:%d/%m/%Y}.",
+        )
+    ]
+    assert f"Sending will start at 08:00 on {morning:%d/%m/%Y}." in response.content.decode()
