@@ -23,6 +23,7 @@ from django.http import (
 )
 from django.http.response import HttpResponseBase
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext
@@ -125,12 +126,14 @@ class BroadcastAdmin(admin.ModelAdmin):
         template_title = _("Template (outside the citizen's 24-hour window)")
         if self._is_draft(obj):
             fieldsets = [
-                (None, {"fields": ["title", "body", "category", "priority"]}),
+                (None, {"fields": ["title", "body", "category"]}),
                 (template_title, {"fields": ["template", "template_parameters"]}),
                 (None, {"fields": ["media_url", "is_public", "scheduled_at"]}),
             ]
             if obj is not None:
-                fieldsets.append((_("Status"), {"fields": ["status", "created_by", "created_at"]}))
+                fieldsets.append(
+                    (_("Status"), {"fields": ["status", "priority", "created_by", "created_at"]})
+                )
             return fieldsets
         return [
             (None, {"fields": ["title", "message_preview", "category", "priority"]}),
@@ -143,9 +146,10 @@ class BroadcastAdmin(admin.ModelAdmin):
         if obj is None:
             return []
         if obj.status == Status.DRAFT:
-            return ["status", "created_by", "created_at"]
+            return ["status", "priority", "created_by", "created_at"]
         return [
             *EDITABLE_FIELDS,
+            "priority",
             "message_preview",
             "template_preview",
             "parameters_display",
@@ -237,12 +241,16 @@ class BroadcastAdmin(admin.ModelAdmin):
             ],
             "progress_url": self._url("progress", obj),
         }
+        context.update(self._timing_context(obj))
         rows_visible = selectors.recipient_rows_visible(user=user)
         if rows_visible:
             context["report_url"] = self._url("report", obj)
         if views.may_send_test(user, obj):
             context["send_test_url"] = self._url("send_test", obj)
             context["send_test_form"] = TestSendForm(auto_id="id_send_test_%s")
+        returned = selectors.broadcast_returned(broadcast=obj)
+        if returned is not None:
+            context["returned"] = returned
         if obj.status == Status.AWAITING_APPROVAL:
             hint = lifecycle.four_eyes_refusal(user, obj)
             if hint:
@@ -261,6 +269,21 @@ class BroadcastAdmin(admin.ModelAdmin):
             context.update(
                 show_save=False, show_save_and_continue=False, show_save_and_add_another=False
             )
+        return context
+
+    def _timing_context(self, obj: Broadcast) -> dict:
+        """When an approved broadcast will start (said until it does) and, before it starts,
+        the quiet hours it waits out (none for an emergency)."""
+        context: dict[str, Any] = {}
+        if obj.status not in (Status.DRAFT, Status.AWAITING_APPROVAL, Status.APPROVED):
+            return context
+        if not obj.is_emergency:
+            context["quiet_hours"] = selectors.quiet_hours_label()
+        now = timezone.now()
+        if obj.status == Status.APPROVED:
+            starts_at = selectors.broadcast_sending_starts_at(broadcast=obj, now=now)
+            if starts_at > now:
+                context["starts"] = selectors.start_phrase(starts_at, now=now)
         return context
 
     def _button_form(self, button: views.LifecycleButton, obj: Broadcast):

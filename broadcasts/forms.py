@@ -13,6 +13,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from broadcasts.models import Broadcast, StaffTestNumber
+from broadcasts.selectors import quiet_hours_label
 from gateway.formatting import (
     TEMPLATE_PARAMETER_MAX_LENGTH,
     TEXT_BODY_MAX_LENGTH,
@@ -142,7 +143,6 @@ class BroadcastForm(forms.ModelForm):
             "title",
             "body",
             "category",
-            "priority",
             "template",
             "template_parameters",
             "media_url",
@@ -156,8 +156,18 @@ class BroadcastForm(forms.ModelForm):
                 "_italic_, ~strikethrough~, ```monospace```."
             ),
             "template": _("Required to reach citizens who have not written in the last 24 hours."),
-            "scheduled_at": _("Leave empty to send as soon as the broadcast is approved."),
+            "category": _(
+                "An emergency goes out at once, during quiet hours too, ahead of every other "
+                "broadcast; the others wait out the quiet hours."
+            ),
         }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "scheduled_at" in self.fields:  # the admin leaves read-only fields out
+            self.fields["scheduled_at"].help_text = _scheduled_help(
+                gettext("Leave empty to send as soon as the broadcast is approved.")
+            )
 
     def clean_body(self) -> str:
         body = _normalise_newlines(self.cleaned_data.get("body") or "")
@@ -210,12 +220,29 @@ class BroadcastForm(forms.ModelForm):
         return cleaned
 
 
+def _scheduled_help(text: str) -> str:
+    """A "send at" field's help, with the quiet hours when there are some."""
+    quiet = quiet_hours_label()
+    if not quiet:
+        return text
+    return gettext(
+        "%(text)s Quiet hours %(quiet)s: a broadcast due within them starts when they end "
+        "(an emergency at once)."
+    ) % {"text": text, "quiet": quiet}
+
+
 class ApproveForm(forms.Form):
     scheduled_at = forms.DateTimeField(
         label=_("send at"),
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["scheduled_at"].help_text = _scheduled_help(
+            gettext("Empty: as soon as it is approved.")
+        )
 
     def clean_scheduled_at(self):
         scheduled_at = self.cleaned_data.get("scheduled_at")

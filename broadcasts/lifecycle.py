@@ -3,16 +3,22 @@ take them. This is the only writer of `Broadcast.status`, and the one place the 
 lives: the admin's buttons ask `refusal()` what to show, the services enforce the same answer.
 
     draft ▶ awaiting approval ▶ approved ▶ sending ▶ sent
-                 (paused and cancelled on the way; an emergency goes from draft to approved)
+                 (paused and cancelled on the way; an emergency goes from draft to approved;
+                  its author withdraws a submitted one to change it, back to draft)
 
 Four eyes: an approval comes from someone who neither wrote nor changed the content, and only
 while the content is what was submitted (its fingerprint). Sending an emergency alone is a
 permission of its own (the mayor, civil protection), only for the emergency category, and every
 other approver is told at once and confirms it afterwards.
+
+Who is told of a step is in the table too (`tells`): the approvers of a submission, the author
+of the rest that concern them. The e-mails go after the commit, through a task
+(`broadcasts.services.notifications`).
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -44,6 +50,11 @@ UNFINISHED = (
 )
 
 
+# Who a step's `tells` names: those who may approve it, or its author.
+APPROVERS = "approvers"
+AUTHOR = "author"
+
+
 class TransitionNotAllowed(Exception):
     """The broadcast is not in a state this step applies to, or the actor may not take it."""
 
@@ -51,13 +62,14 @@ class TransitionNotAllowed(Exception):
 @dataclass(frozen=True)
 class Transition:
     """One step of the lifecycle: from which states, to which, recorded as which event, and the
-    permission it needs (None: only the system takes it)."""
+    permission it needs (None: only the system takes it); whom it is told to, if anyone."""
 
     label: Promise  # a lazy translation
     sources: tuple[str, ...]
     target: str  # "": the status stays
     action: str
     permission: str | None
+    tells: str = ""  # APPROVERS, AUTHOR or "" (nobody)
 
 
 TRANSITIONS: dict[str, Transition] = {
@@ -67,6 +79,15 @@ TRANSITIONS: dict[str, Transition] = {
         Status.AWAITING_APPROVAL,
         Action.SUBMITTED,
         CHANGE_PERMISSION,
+        tells=APPROVERS,
+    ),
+    # Whoever wrote it (the author, or an editor who changed it) takes it back to change it.
+    "withdraw": Transition(
+        gettext_lazy("Withdraw to change it"),
+        (Status.AWAITING_APPROVAL,),
+        Status.DRAFT,
+        Action.WITHDRAWN,
+        CHANGE_PERMISSION,
     ),
     "approve": Transition(
         gettext_lazy("Approve"),
@@ -74,6 +95,7 @@ TRANSITIONS: dict[str, Transition] = {
         Status.APPROVED,
         Action.APPROVED,
         APPROVE_PERMISSION,
+        tells=AUTHOR,
     ),
     "emergency": Transition(
         gettext_lazy("Approve and send now (emergency)"),
@@ -81,6 +103,7 @@ TRANSITIONS: dict[str, Transition] = {
         Status.APPROVED,
         Action.EMERGENCY,
         SEND_ALONE_PERMISSION,
+        tells=AUTHOR,
     ),
     # Another approver vouches for an emergency sent alone; the status stays as it is.
     "confirm": Transition(
@@ -96,6 +119,7 @@ TRANSITIONS: dict[str, Transition] = {
         Status.DRAFT,
         Action.RETURNED,
         APPROVE_PERMISSION,
+        tells=AUTHOR,
     ),
     "pause": Transition(
         gettext_lazy("Pause"),
@@ -121,13 +145,16 @@ TRANSITIONS: dict[str, Transition] = {
     "start": Transition(
         gettext_lazy("Start sending"), (Status.APPROVED,), Status.SENDING, Action.STARTED, None
     ),
-    "complete": Transition(gettext_lazy("Sent"), (Status.SENDING,), Status.SENT, Action.SENT, None),
+    "complete": Transition(
+        gettext_lazy("Sent"), (Status.SENDING,), Status.SENT, Action.SENT, None, tells=AUTHOR
+    ),
     "fault": Transition(
         gettext_lazy("Pause on a sender fault"),
         (Status.SENDING,),
         Status.PAUSED,
         Action.PAUSED,
         None,
+        tells=AUTHOR,
     ),
 }
 
@@ -136,6 +163,9 @@ def _may_take(actor: User, name: str, broadcast: Broadcast) -> bool:
     transition = TRANSITIONS[name]
     if transition.permission is None:
         return False
+    if name == "withdraw":
+        # Not any editor: only those whose writing it is (four eyes' contributors).
+        return actor.has_perm(transition.permission) and actor.pk in contributors(broadcast)
     if actor.has_perm(transition.permission):
         return True
     # The author may throw away their own draft.
@@ -214,8 +244,27 @@ def steps_for(actor: User, broadcast: Broadcast) -> list[str]:
     ]
 
 
-def _record(broadcast_id: int, action: str, actor: User | None, note: str = "") -> None:
-    BroadcastEvent.objects.create(broadcast_id=broadcast_id, action=action, actor=actor, note=note)
+def _record(broadcast_id: int, action: str, actor: User | None, note: str = "") -> BroadcastEvent:
+    return BroadcastEvent.objects.create(
+        broadcast_id=broadcast_id, action=action, actor=actor, note=note
+    )
+
+
+def _tell_soon(name: str, event: BroadcastEvent, *, emergency: bool) -> None:
+    """Once the step commits, tell whom the table says (an emergency's on the emergency queue,
+    ahead of everything else). A mail that fails never undoes or stops the step."""
+    if not TRANSITIONS[name].tells:
+        return
+    transaction.on_commit(
+        functools.partial(
+            enqueue,
+            "broadcasts.tasks.broadcast_step_notify",
+            event.pk,
+            name,
+            queue=broadcast_queue(emergency=emergency),
+        ),
+        robust=True,
+    )
 
 
 def _take(
@@ -244,8 +293,13 @@ def _take(
         for field, value in fields.items():
             setattr(locked, field, value)
         locked.save(update_fields=["status", *fields])
-        _record(locked.pk, transition.action, actor, note)
+        event = _record(locked.pk, transition.action, actor, note)
+        _tell_soon(name, event, emergency=_is_emergency(locked))
     return locked
+
+
+def _is_emergency(broadcast: Broadcast) -> bool:
+    return broadcast.is_emergency or broadcast.category == Broadcast.Category.EMERGENCY
 
 
 def _dispatch_soon() -> None:
@@ -270,6 +324,12 @@ def broadcast_submit(*, broadcast: Broadcast, actor: User) -> Broadcast:
         submitted.submitted_fingerprint = submitted.content_fingerprint
         submitted.save(update_fields=["submitted_fingerprint"])
     return submitted
+
+
+def broadcast_withdraw(*, broadcast: Broadcast, actor: User, note: str = "") -> Broadcast:
+    """Its author (or another who changed it) takes a submitted broadcast back to draft to fix
+    it; recorded. Submitting it again fingerprints the new content."""
+    return _take("withdraw", broadcast, actor, note=note)
 
 
 def broadcast_reject(*, broadcast: Broadcast, actor: User, note: str = "") -> Broadcast:
@@ -396,16 +456,20 @@ def broadcast_complete(*, broadcast_id: int) -> bool:
             status=transition.target, finished_at=timezone.now()
         )
         if done:
-            _record(broadcast_id, transition.action, None)
+            event = _record(broadcast_id, transition.action, None)
+            _tell_soon("complete", event, emergency=_is_emergency(event.broadcast))
     return bool(done)
 
 
 def broadcast_pause_on_fault(*, broadcast_id: int, reason: str) -> bool:
-    """The sender itself is broken (an expired token): pause instead of failing every row."""
+    """The sender itself is broken (an expired token): pause instead of failing every row. The
+    author (and whoever approved it, who may resume it) is told."""
     transition = TRANSITIONS["fault"]
-    paused = Broadcast.objects.filter(pk=broadcast_id, status__in=transition.sources).update(
-        status=transition.target, paused_reason=reason[:500]
-    )
-    if paused:
-        _record(broadcast_id, transition.action, None, reason)
+    with transaction.atomic():
+        paused = Broadcast.objects.filter(pk=broadcast_id, status__in=transition.sources).update(
+            status=transition.target, paused_reason=reason[:500]
+        )
+        if paused:
+            event = _record(broadcast_id, transition.action, None, reason[:500])
+            _tell_soon("fault", event, emergency=_is_emergency(event.broadcast))
     return bool(paused)

@@ -139,6 +139,12 @@ class Broadcast(models.Model):
     def is_emergency(self) -> bool:
         return self.priority == self.Priority.EMERGENCY
 
+    @classmethod
+    def priority_for(cls, category: str) -> str:
+        """One field decides emergency: the emergency category, and only it, goes out with
+        emergency priority (at once, in quiet hours too, ahead of every other broadcast)."""
+        return cls.Priority.EMERGENCY if category == cls.Category.EMERGENCY else cls.Priority.NORMAL
+
     @property
     def content_fingerprint(self) -> str:
         """SHA-256 over the content four eyes approve (CONTENT_FIELDS), canonical JSON."""
@@ -154,6 +160,7 @@ class BroadcastEvent(models.Model):
         CREATED = "created", _("created")
         SUBMITTED = "submitted", _("submitted for approval")
         RETURNED = "returned to draft", _("returned to draft")
+        WITHDRAWN = "withdrawn", _("withdrawn to be changed")
         APPROVED = "approved", _("approved")
         EMERGENCY = "approved and sent (emergency)", _("approved and sent (emergency)")
         STARTED = "sending started", _("sending started")

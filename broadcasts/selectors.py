@@ -2,13 +2,28 @@
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from broadcasts.models import Broadcast, BroadcastEvent, Delivery
 
@@ -69,7 +84,8 @@ def emergency_is_sending() -> bool:
 def broadcast_annotate_funnel(queryset: QuerySet[Broadcast]) -> QuerySet[Broadcast]:
     """Each broadcast with its funnel: funnel_sent ≥ funnel_delivered ≥ funnel_read, and
     funnel_failed. Correlated counts over the (broadcast, status) index, in the same query, so
-    a page of broadcasts costs one query however many rows each has."""
+    a page of broadcasts costs one query however many rows each has; rows that retention or an
+    erasure removed count from the broadcast's `archived_counts`."""
 
     def count(*statuses: str) -> Coalesce:
         rows = (
@@ -79,7 +95,12 @@ def broadcast_annotate_funnel(queryset: QuerySet[Broadcast]) -> QuerySet[Broadca
             .annotate(n=Count("id"))
             .values("n")
         )
-        return Coalesce(Subquery(rows, output_field=IntegerField()), 0)
+        live = Coalesce(Subquery(rows, output_field=IntegerField()), 0)
+        archived = [
+            Coalesce(Cast(KT(f"archived_counts__{status}"), IntegerField()), 0)
+            for status in statuses
+        ]
+        return sum(archived, live)
 
     status = Delivery.Status
     return queryset.annotate(
@@ -147,6 +168,88 @@ def in_quiet_hours(moment: datetime) -> bool:
         return False
     local = timezone.localtime(moment).time()
     return local >= start or local < end if start > end else start <= local < end
+
+
+def quiet_hours_end(moment: datetime) -> datetime:
+    """When the quiet hours that hold at `moment` end; `moment` itself outside them."""
+    if not in_quiet_hours(moment):
+        return moment
+    _start, end = settings.BROADCAST_QUIET_HOURS
+    local = timezone.localtime(moment)
+    day = local.date() if local.time() < end else local.date() + timedelta(days=1)
+    return timezone.make_aware(datetime.combine(day, end))
+
+
+def broadcast_sending_starts_at(*, broadcast: Broadcast, now: datetime) -> datetime:
+    """When an approved broadcast starts sending, seen at `now`: at its time (or at once), but
+    not during quiet hours, which only emergencies ignore. The dispatcher runs every few
+    seconds, so "at once" means within them."""
+    start = max(broadcast.scheduled_at or now, now)
+    return start if broadcast.is_emergency else quiet_hours_end(start)
+
+
+def quiet_hours_label() -> str:
+    """The quiet hours as staff read them ("21:00–08:00"); "" when there are none."""
+    start, end = settings.BROADCAST_QUIET_HOURS
+    if start == end:
+        return ""
+    return f"{start:%H:%M}–{end:%H:%M}"
+
+
+def start_phrase(moment: datetime, *, now: datetime) -> str:
+    """When `moment` is, said from `now`: "at 08:00", "at 08:00 tomorrow", "at 08:00 on
+    05/12/2026" (local time)."""
+    local = timezone.localtime(moment)
+    today = timezone.localtime(now).date()
+    values = {"time": f"{local:%H:%M}", "date": f"{local:%d/%m/%Y}"}
+    if local.date() == today:
+        return _("at %(time)s") % values
+    if local.date() == today + timedelta(days=1):
+        return _("at %(time)s tomorrow") % values
+    return _("at %(time)s on %(date)s") % values
+
+
+def broadcasts_awaiting_approval_by(*, user: User) -> QuerySet[Broadcast]:
+    """What waits for `user`'s approval: submitted broadcasts they neither wrote nor changed
+    (four eyes; all of them when BROADCAST_FOUR_EYES is off), emergencies first, then the
+    longest waiting. Empty for someone who may not approve."""
+    if not user.has_perm("broadcasts.approve_broadcast"):
+        return Broadcast.objects.none()
+    waiting = Broadcast.objects.filter(status=Broadcast.Status.AWAITING_APPROVAL)
+    if settings.BROADCAST_FOUR_EYES:
+        edited = BroadcastEvent.objects.filter(
+            broadcast=OuterRef("pk"), action=BroadcastEvent.Action.EDITED, actor=user
+        )
+        waiting = waiting.exclude(created_by=user).exclude(Exists(edited))
+    return (
+        waiting.select_related("created_by")
+        .annotate(
+            submitted_at=Max(
+                "events__at", filter=Q(events__action=BroadcastEvent.Action.SUBMITTED)
+            ),
+            emergency_first=Case(
+                When(category=Broadcast.Category.EMERGENCY, then=Value(0)),
+                default=Value(1),
+                output_field=IntegerField(),
+            ),
+        )
+        .order_by("emergency_first", "submitted_at", "id")
+    )
+
+
+def broadcast_returned(*, broadcast: Broadcast) -> BroadcastEvent | None:
+    """The approver's return to draft (with its note) that made this draft what it is now, if
+    that is why it is a draft: None once it is submitted again, or for a new or withdrawn one."""
+    if broadcast.status != Broadcast.Status.DRAFT:
+        return None
+    Action = BroadcastEvent.Action
+    latest = (
+        broadcast.events.filter(action__in=[Action.SUBMITTED, Action.RETURNED, Action.WITHDRAWN])
+        .select_related("actor")
+        .order_by("-at", "-id")
+        .first()
+    )
+    return latest if latest is not None and latest.action == Action.RETURNED else None
 
 
 def broadcasts_emergencies_to_confirm() -> QuerySet[Broadcast]:

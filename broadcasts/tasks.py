@@ -57,3 +57,10 @@ def deliveries_requeue_stuck() -> None:
 @shared_task
 def approvers_notify_emergency(broadcast_id: int) -> None:
     notifications.approvers_notify_emergency(broadcast_id=broadcast_id)
+
+
+@shared_task
+def broadcast_step_notify(event_id: int, step: str) -> None:
+    """Tell whom the lifecycle table names that a step was taken (by e-mail, to those who
+    want it)."""
+    notifications.broadcast_step_notify(event_id=event_id, step=step)

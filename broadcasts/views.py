@@ -76,12 +76,36 @@ def _submit(request: HttpRequest, broadcast: Broadcast, form: forms.Form | None)
     return gettext("Submitted for approval.")
 
 
+def _withdraw(request: HttpRequest, broadcast: Broadcast, form: forms.Form | None) -> str:
+    lifecycle.broadcast_withdraw(broadcast=broadcast, actor=staff_user(request))
+    return gettext("Withdrawn: it is a draft again. Change it, then submit it again.")
+
+
 def _approve(request: HttpRequest, broadcast: Broadcast, form: forms.Form | None) -> str:
     scheduled_at = form.cleaned_data["scheduled_at"] if form else None
-    lifecycle.broadcast_approve(
+    approved = lifecycle.broadcast_approve(
         broadcast=broadcast, actor=staff_user(request), scheduled_at=scheduled_at
     )
     _warn_messaging_limit(request)
+    now = timezone.now()
+    starts_at = selectors.broadcast_sending_starts_at(broadcast=approved, now=now)
+    if starts_at > max(scheduled_at or now, now):  # held back by the quiet hours
+        values = {
+            "quiet": selectors.quiet_hours_label(),
+            "when": selectors.start_phrase(starts_at, now=now),
+        }
+        if scheduled_at and scheduled_at > now:
+            return (
+                gettext(
+                    "Approved, but the time chosen falls in the quiet hours (%(quiet)s): sending "
+                    "will start %(when)s."
+                )
+                % values
+            )
+        return (
+            gettext("Approved, but these are quiet hours (%(quiet)s): sending will start %(when)s.")
+            % values
+        )
     if scheduled_at:
         return gettext("Approved: it will be sent at %(when)s.") % {
             "when": timezone.localtime(scheduled_at).strftime("%d/%m/%Y %H:%M")
@@ -131,6 +155,7 @@ BUTTONS: dict[str, LifecycleButton] = {
     button.name: button
     for button in [
         LifecycleButton("submit", _submit),
+        LifecycleButton("withdraw", _withdraw),
         LifecycleButton("approve", _approve, form_class=ApproveForm),
         LifecycleButton("emergency", _emergency, danger=True),
         LifecycleButton("confirm", _confirm),

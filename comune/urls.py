@@ -8,6 +8,7 @@ from webhooks.views import whatsapp_webhook
 
 urlpatterns = [
     path("admin/second-factor/", roles_views.second_factor, name="second-factor"),
+    path("admin/notifications/", roles_views.notifications, name="staff-notifications"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("webhooks/whatsapp/", whatsapp_webhook, name="whatsapp-webhook"),

@@ -1,5 +1,6 @@
 """Erasing one citizen's number at their request (GDPR art. 17), at once: the subscription
-withdrawn and recorded, their messages and delivery rows deleted, the number pseudonymised."""
+withdrawn and recorded, their messages and delivery rows deleted (each broadcast keeping its
+figures, as retention does), the number pseudonymised."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from broadcasts.models import Delivery
+from broadcasts.models import Broadcast, Delivery
 from privacy.models import ErasureTombstone
+from privacy.retention import deliveries_archive
 from subscribers.models import ConsentRecord, InboundMessage, Subscriber
 from subscribers.services.consent import Outcome, subscriber_unsubscribe
 from subscribers.services.pseudonyms import (
@@ -34,14 +36,29 @@ class Erasure:
     deliveries_deleted: int
 
 
+def _deliveries_erase(*, subscriber: Subscriber) -> int:
+    theirs = Delivery.objects.filter(subscriber=subscriber)
+    broadcast_ids = theirs.values_list("broadcast_id", flat=True).distinct().order_by()
+    locked = Broadcast.objects.select_for_update().filter(pk__in=list(broadcast_ids)).order_by("pk")
+    deleted = 0
+    for broadcast in locked:
+        rows = theirs.filter(broadcast=broadcast)
+        dropped, _ = rows.filter(status=Delivery.Status.QUEUED).delete()
+        deleted += dropped + deliveries_archive(broadcast=broadcast, rows=rows)
+    return deleted
+
+
 def subscriber_erase(*, phone: str, actor: User, reference: str = "") -> Erasure:
     """Erase one number at the citizen's request, at once.
 
     An active subscription is withdrawn first (a `withdrawn` record on the admin channel, naming
     who erased and the request's reference); then the number's inbound messages and the
     subscriber's delivery rows are deleted, the number pseudonymised and a tombstone left, so
-    that a redelivered old message cannot subscribe them again. `phone` is E.164. Runs in one
-    transaction and locks the subscriber's row.
+    that a redelivered old message cannot subscribe them again. A delivery row leaves its
+    outcome in its broadcast's `archived_counts` (retention's own mechanism), so "reached 8"
+    stays 8; a row still queued is dropped, since it never reached them. `phone` is E.164.
+    Runs in one transaction and locks the subscriber's row, then their broadcasts' rows in id
+    order (as cancelling and retention do: the broadcast before its deliveries).
     """
     with transaction.atomic():
         subscriber = Subscriber.objects.select_for_update().filter(phone=phone).first()
@@ -63,7 +80,7 @@ def subscriber_erase(*, phone: str, actor: User, reference: str = "") -> Erasure
         deliveries_deleted = 0
         if subscriber is not None:
             their_messages |= inbound_messages_of(subscriber)
-            deliveries_deleted, _ = Delivery.objects.filter(subscriber=subscriber).delete()
+            deliveries_deleted = _deliveries_erase(subscriber=subscriber)
         inbound_deleted, _ = InboundMessage.objects.filter(their_messages).delete()
         addresses = {phone}
         if subscriber is not None:

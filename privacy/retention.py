@@ -180,10 +180,22 @@ def _broadcast_archive_rows(*, item: BroadcastRows, before: datetime) -> int:
         rows = Delivery.objects.filter(
             broadcast=broadcast, id__range=(item.rows.first_id, item.rows.last_id)
         )
-        archived = dict(broadcast.archived_counts or {})
-        for row in rows.values("status").annotate(n=Count("id")).order_by():
-            archived[row["status"]] = archived.get(row["status"], 0) + row["n"]
-        broadcast.archived_counts = archived
-        broadcast.save(update_fields=["archived_counts"])
-        deleted, _ = rows.delete()
-        return deleted
+        return deliveries_archive(broadcast=broadcast, rows=rows)
+
+
+# A row in flight when it is archived may have reached its citizen: it counts as unknown.
+_ARCHIVED_AS: dict[str, str] = {Delivery.Status.SENDING: Delivery.Status.UNKNOWN}
+
+
+def deliveries_archive(*, broadcast: Broadcast, rows: QuerySet[Delivery]) -> int:
+    """Move `rows` (the broadcast's own) into the broadcast's counts per delivery status and
+    delete them; returns how many. The broadcast's figures (its page, the list, the dashboard)
+    stay what they were. The caller holds the broadcast's row lock, in a transaction."""
+    archived = dict(broadcast.archived_counts or {})
+    for row in rows.values("status").annotate(n=Count("id")).order_by():
+        status = _ARCHIVED_AS.get(row["status"], row["status"])
+        archived[status] = archived.get(status, 0) + row["n"]
+    broadcast.archived_counts = archived
+    broadcast.save(update_fields=["archived_counts"])
+    deleted, _ = rows.delete()
+    return deleted

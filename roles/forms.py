@@ -1,5 +1,5 @@
-"""The staff login (password, then the authenticator's code when the account has one) and the
-form that checks a code on its own."""
+"""The staff login (password, then the authenticator's code when the account has one), the form
+that checks a code on its own, and a staff member's notification preference."""
 
 from __future__ import annotations
 
@@ -57,3 +57,14 @@ class SecondFactorForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["otp_token"].widget.attrs["autofocus"] = True
+
+
+class NotificationPreferenceForm(forms.Form):
+    email = forms.BooleanField(
+        label=_("Tell me by e-mail"),
+        required=False,
+        help_text=_(
+            "Approvers: what waits for your approval. Authors: when your broadcast is approved, "
+            "scheduled, sent, returned to draft or paused by a fault."
+        ),
+    )

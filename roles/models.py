@@ -2,6 +2,7 @@
 is Django permissions. The privacy officer's tasks belong to no single model, so they hang on
 this table-less model, Django's idiom for app-level permissions."""
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -28,3 +29,23 @@ class PrivacyTasks(models.Model):  # noqa: DJ008 - never instantiated, it carrie
         ]
         verbose_name = _("privacy task")
         verbose_name_plural = _("privacy tasks")
+
+
+class NotificationPreference(models.Model):
+    """What a staff member wants to be told by e-mail. Without a row they get e-mail: it is how
+    an approver learns that something waits for them."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notification_preference",
+        verbose_name=_("user"),
+    )
+    email = models.BooleanField(_("notifications by e-mail"), default=True)
+
+    class Meta:
+        verbose_name = _("notification preference")
+        verbose_name_plural = _("notification preferences")
+
+    def __str__(self) -> str:
+        return str(self.user)

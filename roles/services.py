@@ -12,7 +12,14 @@ from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.models import Q
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from roles.models import ADMINISTRATOR, APPROVER, EDITOR, EMERGENCY_SENDER, PRIVACY_OFFICER
+from roles.models import (
+    ADMINISTRATOR,
+    APPROVER,
+    EDITOR,
+    EMERGENCY_SENDER,
+    PRIVACY_OFFICER,
+    NotificationPreference,
+)
 
 _AUTHENTICATOR_NAME = "Authenticator app"
 
@@ -84,6 +91,17 @@ def roles_sync_after_migrate(*, using: str = DEFAULT_DB_ALIAS, **kwargs: Any) ->
     except LookupError:
         return
     roles_sync(apps=apps, using=using)
+
+
+# --- What a staff member wants to be told by e-mail ---
+
+
+def notification_preference_set(*, user: User, email: bool) -> NotificationPreference:
+    """Turn `user`'s notifications by e-mail on or off (the dashboard shows them either way)."""
+    preference, _created = NotificationPreference.objects.update_or_create(
+        user=user, defaults={"email": email}
+    )
+    return preference
 
 
 # --- The second factor: an authenticator app (TOTP) per staff account ---

@@ -1,11 +1,12 @@
-"""The staff member's second factor: set up an authenticator app, or type its code."""
+"""The staff member's own pages: the second factor (set up an authenticator app, or type its
+code) and whether notifications come by e-mail."""
 
 from __future__ import annotations
 
 from base64 import b32encode
 
 import segno
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -17,7 +18,7 @@ from django.views.decorators.cache import never_cache
 from django_otp import login as otp_login
 
 from roles import selectors, services
-from roles.forms import SecondFactorForm
+from roles.forms import NotificationPreferenceForm, SecondFactorForm
 from roles.staff import staff_user
 
 
@@ -64,6 +65,28 @@ def second_factor(request: HttpRequest) -> HttpResponse:
             context["qr_svg"] = mark_safe(qr)  # noqa: S308 - segno's markup, its title escaped
             context["secret"] = b32encode(device.bin_key).decode()
     return render(request, "roles/second_factor.html", context)
+
+
+@never_cache
+@staff_member_required
+def notifications(request: HttpRequest) -> HttpResponse:
+    """E-mail notifications on or off, for the signed-in staff member."""
+    user = staff_user(request)
+    if request.method == "POST":
+        form = NotificationPreferenceForm(request.POST)
+        if form.is_valid():
+            services.notification_preference_set(user=user, email=form.cleaned_data["email"])
+            messages.success(request, _("Your notification preference is saved."))
+            return HttpResponseRedirect(reverse("staff-notifications"))
+    else:
+        form = NotificationPreferenceForm(initial={"email": selectors.user_wants_email(user=user)})
+    context = {
+        **admin.site.each_context(request),
+        "title": _("Notifications"),
+        "form": form,
+        "email_address": user.email,
+    }
+    return render(request, "roles/notifications.html", context)
 
 
 def _next_url(request: HttpRequest) -> str:

@@ -20,6 +20,13 @@ Action = BroadcastEvent.Action
 
 
 def broadcast_create(*, author: User, **fields: object) -> Broadcast:
+    """A draft by `author`. Its priority follows its category (`Broadcast.priority_for`): a
+    priority that contradicts the category is refused."""
+    category = str(fields.get("category", ""))
+    priority = Broadcast.priority_for(category)
+    if fields.get("priority", priority) != priority:
+        raise ValueError("The category decides the priority: only an emergency is urgent.")
+    fields["priority"] = priority
     with transaction.atomic():
         broadcast = Broadcast.objects.create(created_by=author, **fields)
         BroadcastEvent.objects.create(broadcast=broadcast, action=Action.CREATED, actor=author)
@@ -35,7 +42,10 @@ def broadcast_update_draft(
 ) -> bool:
     """Change a draft's content, recording who changed what (four eyes counts them among its
     contributors); False (nothing saved) when it is no longer a draft: a broadcast submitted
-    meanwhile keeps what was submitted."""
+    meanwhile keeps what was submitted. A new category brings its priority along."""
+    changes = {name: value for name, value in changes.items() if name != "priority"}
+    if "category" in changes:
+        changes["priority"] = Broadcast.priority_for(str(changes["category"]))
     if not changes:
         return True
     with transaction.atomic():

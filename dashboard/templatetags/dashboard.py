@@ -13,6 +13,7 @@ from django.utils import timezone
 from broadcasts import selectors as broadcast_selectors
 from dashboard.charts import daily_chart
 from dashboard.forms import DEFAULT_PERIOD, PeriodForm
+from roles.staff import staff_user
 from subscribers import selectors as subscriber_selectors
 from subscribers.models import ConsentRecord
 from webhooks import selectors as webhook_selectors
@@ -51,6 +52,9 @@ def dashboard_panel(context: template.Context) -> dict:
     if request.user.has_perm("webhooks.view_statusdeadletter"):
         panel["dead_letters"] = webhook_selectors.status_dead_letter_count()
     if request.user.has_perm("broadcasts.approve_broadcast"):
+        panel["waiting"] = list(
+            broadcast_selectors.broadcasts_awaiting_approval_by(user=staff_user(request))
+        )
         panel["to_confirm"] = list(broadcast_selectors.broadcasts_emergencies_to_confirm())
     if request.user.has_perm("broadcasts.view_broadcast"):
         panel["latest"] = broadcast_selectors.broadcast_latest_with_funnel(limit=LATEST_BROADCASTS)

@@ -3,7 +3,6 @@
 from unittest import mock
 
 from broadcasts import lifecycle
-from broadcasts.models import Broadcast
 from broadcasts.services import authoring, fanout
 
 
@@ -30,11 +29,10 @@ def fan_out_without_sending(broadcast):
 
 
 def emergency_draft(author, *, title: str = "Allerta meteo", category: str = "emergency"):
-    """A draft written as an emergency (category and priority) by `author`."""
+    """A draft written by `author` in `category` (an emergency's brings emergency priority)."""
     return authoring.broadcast_create(
         author=author,
         title=title,
         body="Allerta rossa: restate in casa.",
         category=category,
-        priority=Broadcast.Priority.EMERGENCY,
     )

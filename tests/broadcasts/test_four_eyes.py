@@ -76,8 +76,9 @@ def test_a_plain_approver_cannot_send_an_emergency_alone(client, approver):
     assert emergency.status == Broadcast.Status.DRAFT
 
 
-def test_sending_alone_needs_the_emergency_category_not_just_its_priority(emergency_sender):
+def test_sending_alone_needs_the_emergency_category(emergency_sender):
     urgent = emergency_draft(emergency_sender, title="Festa", category=Broadcast.Category.EVENT)
+    assert urgent.priority == Broadcast.Priority.NORMAL  # the category decides (issue 17)
     with pytest.raises(lifecycle.TransitionNotAllowed, match="Only an emergency"):
         lifecycle.broadcast_send_emergency(broadcast=urgent, actor=emergency_sender)
 
@@ -98,8 +99,9 @@ def test_an_emergency_sent_alone_is_told_to_the_others_and_confirmed_afterwards(
     with run_on_commit():
         lifecycle.broadcast_send_emergency(broadcast=emergency, actor=emergency_sender)
 
-    assert [m.to for m in mail.outbox] == [["approvatore@comune.example"]]  # not the sender
-    assert "Allerta meteo" in mail.outbox[0].subject
+    alone = [m for m in mail.outbox if m.subject.startswith("Emergenza inviata senza secondo")]
+    assert [m.to for m in alone] == [["approvatore@comune.example"]]  # not the sender
+    assert "Allerta meteo" in alone[0].subject
     assert list(selectors.broadcasts_emergencies_to_confirm()) == [emergency]
     client.force_login(approver)
     assert "Allerta meteo" in client.get(reverse("admin:index")).content.decode()
