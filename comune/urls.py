@@ -2,11 +2,14 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+from comune.health import healthz
 from roles import views as roles_views
 from subscribers import views as subscriber_views
 from webhooks.views import whatsapp_webhook
 
 urlpatterns = [
+    # For the containers' health checks and load balancers: the database and the broker answer.
+    path("healthz", healthz, name="healthz"),
     path("admin/second-factor/", roles_views.second_factor, name="second-factor"),
     path("admin/notifications/", roles_views.notifications, name="staff-notifications"),
     path("admin/", admin.site.urls),
