@@ -3,7 +3,7 @@
 from unittest import mock
 
 from broadcasts import lifecycle
-from broadcasts.models import Broadcast
+from broadcasts.models import Broadcast, MessageTemplate
 from broadcasts.services import authoring, fanout
 
 
@@ -30,11 +30,19 @@ def fan_out_without_sending(broadcast):
 
 
 def emergency_draft(author, *, title: str = "Allerta meteo", category: str = "emergency"):
-    """A draft written as an emergency (category and priority) by `author`."""
+    """A draft written as an emergency (category and priority) by `author`, with the utility
+    template that reaches citizens outside their 24-hour window."""
+    template, _created = MessageTemplate.objects.get_or_create(
+        name="allerta",
+        language="it",
+        defaults={"category": "UTILITY", "status": "APPROVED", "body": "Allerta: {{1}}"},
+    )
     return authoring.broadcast_create(
         author=author,
         title=title,
         body="Allerta rossa: restate in casa.",
         category=category,
         priority=Broadcast.Priority.EMERGENCY,
+        template=template,
+        template_parameters=["restate in casa"],
     )
