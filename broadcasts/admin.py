@@ -90,7 +90,7 @@ class BroadcastAdmin(admin.ModelAdmin):
 
     class Media:
         css = {"all": ["broadcasts/broadcasts.css"]}
-        js = ["broadcasts/preview.js", "broadcasts/status.js"]
+        js = ["broadcasts/preview.js", "broadcasts/status.js", "broadcasts/reach.js"]
 
     # --- The list ---
 
@@ -210,6 +210,12 @@ class BroadcastAdmin(admin.ModelAdmin):
             messages.error(request, gettext("Only a draft can be changed."))
             return HttpResponseRedirect(views.change_url(obj))
         context = {**self._editor_context(), **(extra_context or {})}
+        if obj is None or obj.status in (Status.DRAFT, Status.AWAITING_APPROVAL):
+            # Who it would reach if approved now: shown, and kept live, while it can change.
+            context["reach"] = views.reach_data(obj.template if obj is not None else None)
+            context["reach_url"] = reverse("admin:broadcasts_broadcast_reach")
+            context["reach_template"] = obj.template_id if obj is not None else ""
+            context["reach_editable"] = obj is None or obj.status == Status.DRAFT
         if obj is not None:
             context.update(self._change_page_context(request, obj))
         return super().changeform_view(request, object_id, form_url, context)
@@ -302,6 +308,7 @@ class BroadcastAdmin(admin.ModelAdmin):
             return self.admin_site.admin_view(view)
 
         return [
+            path("reach/", wrap(self.reach_view), name="broadcasts_broadcast_reach"),
             path(
                 "<path:object_id>/lifecycle/<slug:action>/",
                 wrap(self.lifecycle_view),
@@ -348,6 +355,11 @@ class BroadcastAdmin(admin.ModelAdmin):
             "title": gettext("Send a test"),
         }
         return views.broadcast_send_test(request, obj, context, views.change_url(obj))
+
+    def reach_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return views.broadcast_reach(request)
 
     def progress_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         return views.broadcast_progress(request, self._get_viewable(request, object_id))

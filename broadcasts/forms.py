@@ -231,7 +231,23 @@ def _scheduled_help(text: str) -> str:
     ) % {"text": text, "quiet": quiet}
 
 
-class ApproveForm(forms.Form):
+class AudienceForm(forms.Form):
+    """Who an approval reaches: everyone (the template outside their window), or, stated, only
+    the citizens inside their 24-hour window."""
+
+    audience = forms.ChoiceField(
+        label=_("recipients"),
+        choices=Broadcast.Audience.choices,
+        initial=Broadcast.Audience.ALL,
+        required=False,
+        widget=forms.RadioSelect,
+    )
+
+    def clean_audience(self) -> str:
+        return self.cleaned_data.get("audience") or Broadcast.Audience.ALL
+
+
+class ApproveForm(AudienceForm):
     scheduled_at = forms.DateTimeField(
         label=_("send at"),
         required=False,

@@ -19,6 +19,7 @@ of the rest that concern them. The e-mails go after the commit, through a task
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -274,10 +275,12 @@ def _take(
     *,
     note: str = "",
     target: str | None = None,
+    check: Callable[[Broadcast], str | None] | None = None,
     **fields: object,
 ) -> Broadcast:
     """Take step `name` if the broadcast, locked and read afresh, still allows it and the actor
-    may; record who and when. Two staff clicking at once cannot both succeed."""
+    may (and `check`, given the locked broadcast, has no objection); record who and when. Two
+    staff clicking at once cannot both succeed."""
     transition = TRANSITIONS[name]
     with transaction.atomic():
         locked = Broadcast.objects.select_for_update().get(pk=broadcast.pk)
@@ -287,6 +290,8 @@ def _take(
                 "status": locked.get_status_display(),
                 "action": transition.label,
             }
+        if not refused and check is not None:
+            refused = check(locked)
         if refused:
             raise TransitionNotAllowed(refused)
         locked.status = target or transition.target or locked.status
@@ -336,35 +341,83 @@ def broadcast_reject(*, broadcast: Broadcast, actor: User, note: str = "") -> Br
     return _take("reject", broadcast, actor, note=note)
 
 
+def audience_refusal(broadcast: Broadcast, audience: str) -> str | None:
+    """Why `broadcast` may not be approved for `audience` (None: it may). Citizens outside their
+    24-hour window can be reached only by an approved template: without one, a broadcast that
+    would reach some of them is approved only for those inside their window."""
+    if audience != Broadcast.Audience.ALL:
+        return None
+    reach = selectors.broadcast_reach(template=broadcast.template)
+    if not reach.needs_window_only:
+        return None
+    return _(
+        "%(count)s citizens are outside their 24-hour window, where only an approved template "
+        "reaches them, and this broadcast has none: choose a template, or approve it for those "
+        "inside their window only."
+    ) % {"count": reach.template_only}
+
+
+def _audience_note(broadcast: Broadcast, audience: str) -> str:
+    """What the approval's event says about who it reaches."""
+    reach = selectors.broadcast_reach(template=broadcast.template)
+    if audience == Broadcast.Audience.WINDOW_ONLY:
+        return _(
+            "only citizens inside their 24-hour window: %(in_window)s of %(total)s; "
+            "%(outside)s outside it get nothing"
+        ) % {"in_window": reach.in_window, "total": reach.total, "outside": reach.template_only}
+    return _("%(in_window)s inside their 24-hour window (text), %(outside)s by template") % {
+        "in_window": reach.in_window,
+        "outside": reach.template_only,
+    }
+
+
+def _notes(*notes: str) -> str:
+    return "; ".join(note for note in notes if note)[:500]
+
+
 def broadcast_approve(
-    *, broadcast: Broadcast, actor: User, scheduled_at: datetime | None = None
+    *,
+    broadcast: Broadcast,
+    actor: User,
+    scheduled_at: datetime | None = None,
+    audience: str = Broadcast.Audience.ALL,
 ) -> Broadcast:
-    """Approve for sending now or at `scheduled_at`. Four eyes: the approver is not the author,
-    unless BROADCAST_FOUR_EYES is off (a one-person office)."""
+    """Approve for sending now or at `scheduled_at`, to `audience`. Four eyes: the approver is
+    not the author, unless BROADCAST_FOUR_EYES is off (a one-person office). Refused for every
+    subscriber when some are outside their window and there is no approved template
+    (`audience_refusal`); the event records who it reaches."""
     approved = _take(
         "approve",
         broadcast,
         actor,
-        note=_scheduled_note(scheduled_at),
+        note=_notes(_scheduled_note(scheduled_at), _audience_note(broadcast, audience)),
+        check=lambda locked: audience_refusal(locked, audience),
         approved_by=actor,
         approved_at=timezone.now(),
         scheduled_at=scheduled_at,
+        audience=audience,
     )
     transaction.on_commit(_dispatch_soon)
     return approved
 
 
-def broadcast_send_emergency(*, broadcast: Broadcast, actor: User) -> Broadcast:
+def broadcast_send_emergency(
+    *, broadcast: Broadcast, actor: User, audience: str = Broadcast.Audience.ALL
+) -> Broadcast:
     """An emergency goes out in one step, by someone allowed to send one alone, author or not.
-    Every other approver is told at once, and one of them confirms it afterwards."""
+    Every other approver is told at once, and one of them confirms it afterwards. Who it may
+    reach follows the same rule as an approval (`audience_refusal`)."""
     approved = _take(
         "emergency",
         broadcast,
         actor,
+        note=_audience_note(broadcast, audience),
+        check=lambda locked: audience_refusal(locked, audience),
         priority=Broadcast.Priority.EMERGENCY,
         approved_by=actor,
         approved_at=timezone.now(),
         scheduled_at=None,
+        audience=audience,
     )
     transaction.on_commit(_dispatch_soon)
     transaction.on_commit(

@@ -64,6 +64,12 @@ class Broadcast(models.Model):
         NORMAL = "normal", _("normal")
         EMERGENCY = "emergency", _("emergency")
 
+    class Audience(models.TextChoices):
+        # Everyone subscribed: free text inside their 24-hour window, the template outside it.
+        ALL = "all", _("every subscriber")
+        # Only citizens inside their window, by an approver's choice when there is no template.
+        WINDOW_ONLY = "window_only", _("only those inside their 24-hour window")
+
     class Status(models.TextChoices):
         DRAFT = "draft", _("draft")
         AWAITING_APPROVAL = "awaiting_approval", _("awaiting approval")
@@ -94,6 +100,10 @@ class Broadcast(models.Model):
         _("status"), max_length=32, choices=Status.choices, default=Status.DRAFT
     )
     scheduled_at = models.DateTimeField(_("send at"), null=True, blank=True)
+    # Chosen at approval (recorded in its event): who the broadcast may reach.
+    audience = models.CharField(
+        _("recipients"), max_length=16, choices=Audience.choices, default=Audience.ALL
+    )
     paused_reason = models.CharField(_("paused because"), max_length=500, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -208,6 +218,9 @@ class Delivery(models.Model):
         # The request may have reached Meta but its answer was lost (a timeout, a worker that
         # died mid-send): never sent again by itself; its status webhook, if one comes, settles it.
         UNKNOWN = "unknown", _("outcome unknown")
+        # Not sent, by design: outside the citizen's 24-hour window with no template that may
+        # reach them (a broadcast approved for those inside the window only).
+        SKIPPED = "skipped", _("skipped")
 
     # No database constraints on these two: fan-out inserts a million rows at once, and
     # PostgreSQL would look up (and lock) the broadcast and the subscriber for each of them,

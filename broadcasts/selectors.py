@@ -25,7 +25,9 @@ from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from broadcasts.models import Broadcast, BroadcastEvent, Delivery
+import gateway
+from broadcasts.models import Broadcast, BroadcastEvent, Delivery, MessageTemplate
+from subscribers.models import Subscriber
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class DeliveryCounts:
     read: int
     failed: int
     unknown: int = 0  # may have reached the citizen: never sent again by itself
+    skipped: int = 0  # outside the window of a broadcast for those inside it only: not sent
 
     @property
     def done(self) -> int:
@@ -57,6 +60,7 @@ def broadcast_delivery_counts(*, broadcast_id: int) -> DeliveryCounts:
         read=Count("id", filter=Q(status=status.READ)),
         failed=Count("id", filter=Q(status=status.FAILED)),
         unknown=Count("id", filter=Q(status=status.UNKNOWN)),
+        skipped=Count("id", filter=Q(status=status.SKIPPED)),
     )
     # Rows retention removed live on as counts on the broadcast.
     archived = Broadcast.objects.filter(pk=broadcast_id).values_list("archived_counts", flat=True)
@@ -65,6 +69,43 @@ def broadcast_delivery_counts(*, broadcast_id: int) -> DeliveryCounts:
             counts[name] += count
             counts["total"] += count
     return DeliveryCounts(**counts)
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Who a broadcast approved now would reach, by how WhatsApp lets us reach them."""
+
+    total: int  # every citizen a fan-out would make a row for
+    in_window: int  # inside their 24-hour window: free text reaches them
+    template_approved: bool  # the broadcast has a template Meta approved
+
+    @property
+    def template_only(self) -> int:
+        """Outside their window: only an approved template reaches them."""
+        return self.total - self.in_window
+
+    @property
+    def needs_window_only(self) -> bool:
+        """Approving it for everyone would send free text where WhatsApp refuses it: without an
+        approved template it can only be approved for those inside their window."""
+        return self.template_only > 0 and not self.template_approved
+
+
+def broadcast_reach(*, template: MessageTemplate | None, now: datetime | None = None) -> Reach:
+    """Recipients now in total, inside their 24-hour window, and reached only by a template;
+    one aggregate query over the subscribers a fan-out would pick."""
+    now = now or timezone.now()
+    counts = Subscriber.objects.filter(
+        status=Subscriber.Status.ACTIVE, messages_stopped_at__isnull=True
+    ).aggregate(
+        total=Count("id"),
+        in_window=Count("id", filter=Q(last_inbound_at__gt=now - gateway.CUSTOMER_SERVICE_WINDOW)),
+    )
+    return Reach(
+        total=counts["total"],
+        in_window=counts["in_window"],
+        template_approved=template is not None and template.is_approved,
+    )
 
 
 def broadcast_failed_deliveries(*, broadcast_id: int) -> QuerySet[Delivery]:

@@ -27,8 +27,8 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from broadcasts import lifecycle, selectors
-from broadcasts.forms import ApproveForm, NoteForm, PauseForm, TestSendForm
-from broadcasts.models import Broadcast
+from broadcasts.forms import ApproveForm, AudienceForm, NoteForm, PauseForm, TestSendForm
+from broadcasts.models import Broadcast, MessageTemplate
 from broadcasts.services.authoring import TestSendRefused
 from broadcasts.services.authoring import broadcast_send_test as send_test
 from comune.spreadsheets import spreadsheet_cell
@@ -71,6 +71,10 @@ def _warn_messaging_limit(request: HttpRequest) -> None:
         )
 
 
+def _audience(form: forms.Form | None) -> str:
+    return form.cleaned_data["audience"] if form else Broadcast.Audience.ALL
+
+
 def _submit(request: HttpRequest, broadcast: Broadcast, form: forms.Form | None) -> str:
     lifecycle.broadcast_submit(broadcast=broadcast, actor=staff_user(request))
     return gettext("Submitted for approval.")
@@ -84,7 +88,10 @@ def _withdraw(request: HttpRequest, broadcast: Broadcast, form: forms.Form | Non
 def _approve(request: HttpRequest, broadcast: Broadcast, form: forms.Form | None) -> str:
     scheduled_at = form.cleaned_data["scheduled_at"] if form else None
     approved = lifecycle.broadcast_approve(
-        broadcast=broadcast, actor=staff_user(request), scheduled_at=scheduled_at
+        broadcast=broadcast,
+        actor=staff_user(request),
+        scheduled_at=scheduled_at,
+        audience=_audience(form),
     )
     _warn_messaging_limit(request)
     now = timezone.now()
@@ -120,7 +127,9 @@ def _reject(request: HttpRequest, broadcast: Broadcast, form: forms.Form | None)
 
 
 def _emergency(request: HttpRequest, broadcast: Broadcast, form: forms.Form | None) -> str:
-    lifecycle.broadcast_send_emergency(broadcast=broadcast, actor=staff_user(request))
+    lifecycle.broadcast_send_emergency(
+        broadcast=broadcast, actor=staff_user(request), audience=_audience(form)
+    )
     _warn_messaging_limit(request)
     return gettext("Emergency approved: sending starts now.")
 
@@ -157,7 +166,7 @@ BUTTONS: dict[str, LifecycleButton] = {
         LifecycleButton("submit", _submit),
         LifecycleButton("withdraw", _withdraw),
         LifecycleButton("approve", _approve, form_class=ApproveForm),
-        LifecycleButton("emergency", _emergency, danger=True),
+        LifecycleButton("emergency", _emergency, form_class=AudienceForm, danger=True),
         LifecycleButton("confirm", _confirm),
         LifecycleButton("reject", _reject, form_class=NoteForm),
         LifecycleButton("pause", _pause, form_class=PauseForm),
@@ -225,10 +234,33 @@ def broadcast_progress(request: HttpRequest, broadcast: Broadcast) -> JsonRespon
             "read": counts.read,
             "failed": counts.failed,
             "unknown": counts.unknown,
+            "skipped": counts.skipped,
             "done": counts.done,
             "percent_done": counts.percent_done,
         }
     )
+
+
+def reach_data(template: MessageTemplate | None) -> dict:
+    """Who a broadcast with `template` would reach if approved now, for the editor and the
+    approval page (broadcasts/reach.js keeps it live)."""
+    reach = selectors.broadcast_reach(template=template)
+    return {
+        "total": reach.total,
+        "in_window": reach.in_window,
+        "template_only": reach.template_only,
+        "template_approved": reach.template_approved,
+        "needs_window_only": reach.needs_window_only,
+    }
+
+
+def broadcast_reach(request: HttpRequest) -> JsonResponse:
+    """The reach now, for the template chosen in the editor (`?template=<id>`, or none)."""
+    template_id = request.GET.get("template", "")
+    template = None
+    if template_id.isascii() and template_id.isdigit():
+        template = MessageTemplate.objects.filter(pk=int(template_id)).first()
+    return JsonResponse(reach_data(template))
 
 
 class _Echo:

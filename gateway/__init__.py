@@ -14,6 +14,7 @@ from gateway.exceptions import GatewayAPIError, GatewayConfigurationError
 from gateway.parsing import carries_only_statuses, parse_webhook
 from gateway.signature import sign, verify_signature
 from gateway.types import (
+    CUSTOMER_SERVICE_WINDOW,
     ErrorKind,
     InboundKind,
     InboundMessage,
@@ -25,10 +26,12 @@ from gateway.types import (
     TemplateMessage,
     TextMessage,
     WebhookEvents,
+    window_open,
 )
 
 __all__ = [
     "BACKEND_ALIASES",
+    "CUSTOMER_SERVICE_WINDOW",
     "BaseBackend",
     "ErrorKind",
     "GatewayAPIError",
@@ -51,6 +54,7 @@ __all__ = [
     "parse_webhook",
     "sign",
     "verify_signature",
+    "window_open",
 ]
 
 # The Message objects the locmem backend "sent", oldest first. Tests clear it between cases.

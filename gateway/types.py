@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from gateway.formatting import template_fill
+
+# A citizen's message opens WhatsApp's customer-service window for this long: inside it free
+# text may go to them, outside it only an approved template.
+CUSTOMER_SERVICE_WINDOW = timedelta(hours=24)
+
+
+def window_open(last_inbound_at: datetime | None, now: datetime) -> bool:
+    """Whether a citizen whose newest message is `last_inbound_at` is inside the window now
+    (a message exactly 24 hours old has just closed it)."""
+    return last_inbound_at is not None and now - last_inbound_at < CUSTOMER_SERVICE_WINDOW
 
 
 @dataclass(frozen=True)

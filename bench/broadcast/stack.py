@@ -170,8 +170,10 @@ class Bench:
 
         if total <= self.next_phone:
             return
+        # Each wrote to us just now: inside the 24-hour window, the bench's text reaches all.
+        now = timezone.now()
         template = Subscriber(
-            phone="", status=Subscriber.Status.ACTIVE, subscribed_at=timezone.now()
+            phone="", status=Subscriber.Status.ACTIVE, subscribed_at=now, last_inbound_at=now
         )
         columns, values, params = [], [], []
         for f in Subscriber._meta.concrete_fields:

@@ -58,12 +58,18 @@ def broadcast_message(
     to: str,
     callback_data: str | None,
     window_open: bool = False,
-) -> gateway.Message:
-    """What a citizen receives. Inside the citizen's 24-hour window a free text may go; outside
-    it only a template."""
+) -> gateway.Message | None:
+    """What a citizen receives (invariant 7), emergencies included: inside their 24-hour window
+    the text (the template when there is no text), outside it the template; None when nothing
+    may go: outside the window with no template, or of a broadcast approved for those inside
+    their window only."""
     template = broadcast.template
-    if template is None or (window_open and broadcast.body):
+    if window_open and (broadcast.body or template is None):
         return gateway.TextMessage(to=to, body=broadcast.body, callback_data=callback_data)
+    if template is None or (
+        not window_open and broadcast.audience == Broadcast.Audience.WINDOW_ONLY
+    ):
+        return None
     return gateway.TemplateMessage(
         to=to,
         name=template.name,
@@ -105,8 +111,10 @@ def deliveries_send_range(
     if capacity == 0:
         return RangeOutcome(retry_in=settings.BROADCAST_MESSAGING_LIMIT_RETRY_SECONDS)
     limit = capacity if max_rows is None else min(max_rows, capacity or max_rows)
-    rows = _claim(broadcast_id, first_id, last_id, now, limit)
-    results = _send(broadcast, rows, claimed_at=now, window_start=now - timedelta(hours=24))
+    claimed = _claim(broadcast_id, first_id, last_id, now, limit)
+    messages = _messages_or_skipped(broadcast, claimed, now=now)
+    rows = [row for row in claimed if row.pk in messages]
+    results = _send(rows, messages, claimed_at=now)
     outcome = _written_despite_outages(lambda: _record_outcomes(broadcast, rows, results))
     if outcome.paused:
         return RangeOutcome(sent=outcome.sent, failed=outcome.failed)
@@ -118,7 +126,7 @@ def deliveries_send_range(
         )
     retry_in = _range_retry_in(broadcast_id, first_id, last_id)
     capacity_bound = capacity is not None and (max_rows is None or capacity <= max_rows)
-    if retry_in is not None and capacity_bound and len(rows) == capacity:
+    if retry_in is not None and capacity_bound and len(claimed) == capacity:
         # The messaging limit cut this range short: the rest waits for the window to move.
         retry_in = max(retry_in, settings.BROADCAST_MESSAGING_LIMIT_RETRY_SECONDS)
     if retry_in is None:
@@ -133,8 +141,45 @@ SENDER_DOWN_RETRY_SECONDS = 5.0
 _STOPS_THE_BATCH = (gateway.ErrorKind.FATAL, gateway.ErrorKind.NOT_SENT)
 
 
+def _message_for(broadcast: Broadcast, delivery: Delivery, now: datetime) -> gateway.Message | None:
+    """The message of one row, its citizen's window decided now, as it is sent."""
+    subscriber = delivery.subscriber
+    return broadcast_message(
+        broadcast=broadcast,
+        to=subscriber.address,
+        callback_data=f"d:{delivery.pk}",
+        window_open=gateway.window_open(subscriber.last_inbound_at, now),
+    )
+
+
+def _messages_or_skipped(
+    broadcast: Broadcast, rows: list[Delivery], *, now: datetime
+) -> dict[int, gateway.Message]:
+    """Each claimed row's message, by row id; the rows nothing may go to (outside the window,
+    no template that may reach them) end as `skipped`."""
+    messages: dict[int, gateway.Message] = {}
+    skipped = []
+    for row in rows:
+        message = _message_for(broadcast, row, now)
+        if message is None:
+            skipped.append(row.pk)
+        else:
+            messages[row.pk] = message
+    if not skipped:
+        return messages
+    Delivery.objects.filter(pk__in=skipped, status=DeliveryStatus.SENDING).update(
+        status=DeliveryStatus.SKIPPED,
+        error_title=_("Outside the 24-hour window: only those inside it get this broadcast")
+        if broadcast.audience == Broadcast.Audience.WINDOW_ONLY
+        else _("Outside the 24-hour window, and the broadcast has no template"),
+        error_retryable=False,
+        attempts=F("attempts") - 1,
+    )
+    return messages
+
+
 def _send(
-    broadcast: Broadcast, rows: list[Delivery], *, claimed_at: datetime, window_start: datetime
+    rows: list[Delivery], messages: dict[int, gateway.Message], *, claimed_at: datetime
 ) -> list[gateway.SendResult | None]:
     """One result per row, None for rows not attempted because an answer stopped the batch.
 
@@ -149,14 +194,7 @@ def _send(
     def send(backend: gateway.BaseBackend, delivery: Delivery) -> gateway.SendResult | None:
         if stop.is_set():
             return None
-        subscriber = delivery.subscriber
-        window_open = bool(subscriber.last_inbound_at and subscriber.last_inbound_at > window_start)
-        message = broadcast_message(
-            broadcast=broadcast,
-            to=subscriber.address,
-            callback_data=f"d:{delivery.pk}",
-            window_open=window_open,
-        )
+        message = messages[delivery.pk]
         try:
             result = backend.send(
                 message, before_request=lambda: attempts.mark(delivery.pk), bulk=True

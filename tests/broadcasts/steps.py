@@ -3,6 +3,7 @@
 from unittest import mock
 
 from broadcasts import lifecycle
+from broadcasts.models import MessageTemplate
 from broadcasts.services import authoring, fanout
 
 
@@ -29,10 +30,18 @@ def fan_out_without_sending(broadcast):
 
 
 def emergency_draft(author, *, title: str = "Allerta meteo", category: str = "emergency"):
-    """A draft written by `author` in `category` (an emergency's brings emergency priority)."""
+    """A draft written by `author` in `category` (an emergency's brings emergency priority),
+    with the utility template that reaches citizens outside their 24-hour window."""
+    template, _created = MessageTemplate.objects.get_or_create(
+        name="allerta",
+        language="it",
+        defaults={"category": "UTILITY", "status": "APPROVED", "body": "Allerta: {{1}}"},
+    )
     return authoring.broadcast_create(
         author=author,
         title=title,
         body="Allerta rossa: restate in casa.",
         category=category,
+        template=template,
+        template_parameters=["restate in casa"],
     )

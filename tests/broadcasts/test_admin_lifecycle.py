@@ -128,10 +128,10 @@ def test_approval_sends_to_every_active_subscriber(
 
 
 def test_approval_warns_when_the_messaging_limit_spreads_delivery(
-    client, editor, approver, subscribers, settings
+    client, editor, approver, subscribers, settings, template
 ):
     settings.WHATSAPP_MESSAGING_LIMIT = 2
-    broadcast = make_draft(editor)
+    broadcast = make_draft(editor, template)
     lifecycle.broadcast_submit(broadcast=broadcast, actor=editor)
     client.force_login(approver)
     later = timezone.localtime() + timedelta(days=1)
@@ -173,10 +173,16 @@ def test_an_approver_returns_a_broadcast_to_draft(client, editor, approver):
 
 
 def test_an_emergency_goes_out_in_one_step_from_its_author(
-    client, emergency_sender, subscribers, whatsapp_outbox, django_capture_on_commit_callbacks
+    client,
+    emergency_sender,
+    subscribers,
+    template,
+    whatsapp_outbox,
+    django_capture_on_commit_callbacks,
 ):
     broadcast = make_draft(
         emergency_sender,
+        template,
         title="Allerta meteo",
         body="*Allerta rossa*: restate in casa.",
         category=Broadcast.Category.EMERGENCY,

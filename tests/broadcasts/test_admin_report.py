@@ -115,6 +115,7 @@ def test_the_progress_endpoint_gives_counts_and_status(client, editor, sent_broa
         "read": 1,
         "failed": 1,
         "unknown": 0,
+        "skipped": 0,
         "done": 3,
         "percent_done": 100,
     }

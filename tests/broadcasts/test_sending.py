@@ -296,7 +296,12 @@ def test_a_number_undeliverable_three_times_becomes_unreachable(draft, approver,
     undeliverable = gateway.StatusError(131026, "Message undeliverable")
     for attempt in range(3):
         broadcast = authoring.broadcast_create(
-            author=draft.created_by, title=f"N{attempt}", body="Testo", category="event"
+            author=draft.created_by,
+            title=f"N{attempt}",
+            body="Testo",
+            category="event",
+            template=draft.template,
+            template_parameters=draft.template_parameters,
         )
         sending(broadcast, approver)
         deliveries_send_range(broadcast_id=broadcast.pk, first_id=0, last_id=10**9)

@@ -10,6 +10,7 @@ from broadcasts.models import Broadcast
 from broadcasts.services import authoring, fanout
 from subscribers.models import ConsentRecord
 from subscribers.services.consent import subscriber_subscribe, subscriber_unsubscribe
+from tests.factories import MessageTemplateFactory
 from webhooks.services import status_dead_letter_create
 
 pytestmark = pytest.mark.django_db
@@ -98,14 +99,25 @@ def test_the_latest_broadcasts_show_their_funnel_and_one_sending_has_a_live_prog
     _consent("+393330000001", joined_days_ago=0)
     user = staff_with("view_broadcast")
     approver = User.objects.create_superuser("boss", password="pw")
+    template = MessageTemplateFactory()  # the citizen is outside their 24-hour window
     sent = authoring.broadcast_create(
-        author=user, title="Strade chiuse", body="Testo.", category=Broadcast.Category.TRAFFIC
+        author=user,
+        title="Strade chiuse",
+        body="Testo.",
+        category=Broadcast.Category.TRAFFIC,
+        template=template,
+        template_parameters=["strade chiuse"],
     )
     lifecycle.broadcast_submit(broadcast=sent, actor=approver)
     with django_capture_on_commit_callbacks(execute=True):
         lifecycle.broadcast_approve(broadcast=sent, actor=approver)
     sending = authoring.broadcast_create(
-        author=user, title="Allerta meteo", body="Testo.", category=Broadcast.Category.EMERGENCY
+        author=user,
+        title="Allerta meteo",
+        body="Testo.",
+        category=Broadcast.Category.EMERGENCY,
+        template=template,
+        template_parameters=["allerta meteo"],
     )
     lifecycle.broadcast_submit(broadcast=sending, actor=approver)
     lifecycle.broadcast_approve(broadcast=sending, actor=approver)

@@ -21,7 +21,7 @@ from subscribers.models import ConsentRecord
 from subscribers.services.consent import privacy_notice_publish, subscriber_subscribe
 from subscribers.services.inbound import inbound_message_receive
 from tests.conftest import text_payload
-from tests.factories import log_in
+from tests.factories import MessageTemplateFactory, log_in
 from tests.roles.conftest import member
 
 pytestmark = pytest.mark.django_db
@@ -213,7 +213,12 @@ def delivered_to_a(consent_log, django_capture_on_commit_callbacks) -> Broadcast
         evidence={"message_id": "wamid.a3", "text": "Iscrivimi"},
     )
     broadcast = authoring.broadcast_create(
-        author=author, title="Chiusura scuole", body="Scuole chiuse.", category="emergency"
+        author=author,
+        title="Chiusura scuole",
+        body="Scuole chiuse.",
+        category="emergency",
+        template=MessageTemplateFactory(),  # A has not written within 24 hours
+        template_parameters=["scuole chiuse"],
     )
     lifecycle.broadcast_submit(broadcast=broadcast, actor=author)
     with django_capture_on_commit_callbacks(execute=True):

@@ -7,7 +7,7 @@ from broadcasts.models import Broadcast
 from broadcasts.services import authoring
 from subscribers.models import ConsentRecord
 from subscribers.services.consent import subscriber_subscribe
-from tests.factories import staff
+from tests.factories import MessageTemplateFactory, staff
 
 
 @pytest.fixture
@@ -22,8 +22,13 @@ def send_broadcast(privacy_notice, django_capture_on_commit_callbacks):
         evidence={"message_id": "wamid.public", "text": "Iscrivimi"},
     )
 
+    # The citizen subscribed an hour ago, but not by writing: only a template reaches them.
+    template = MessageTemplateFactory()
+
     def send(title: str, body: str = "Testo dell'avviso.", *, is_public: bool = True) -> Broadcast:
         broadcast = authoring.broadcast_create(
+            template=template,
+            template_parameters=[title],
             author=author,
             title=title,
             body=body,

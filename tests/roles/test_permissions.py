@@ -63,7 +63,8 @@ def broadcast_approve(client: Client, phone: str) -> bool:
     draft = _draft()
     lifecycle.broadcast_submit(broadcast=draft, actor=draft.created_by)
     url = reverse("admin:broadcasts_broadcast_lifecycle", args=[draft.pk, "approve"])
-    client.post(url, {"scheduled_at_0": "", "scheduled_at_1": ""})
+    # Without a template, and the subscriber outside their window: for those inside it only.
+    client.post(url, {"scheduled_at_0": "", "scheduled_at_1": "", "audience": "window_only"})
     draft.refresh_from_db()
     return draft.status != Broadcast.Status.AWAITING_APPROVAL
 
