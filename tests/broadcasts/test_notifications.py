@@ -243,9 +243,10 @@ def test_a_pause_on_an_expired_token_is_told_to_the_author_and_the_approver(
     subscribe,
     fake_cloud,  # noqa: F811
     run_on_commit,
+    template,
 ):
-    subscribe(A, B, at=timezone.now())  # inside their window: the free text goes
-    draft = make_draft(people["author"], title="Chiusura via Roma")
+    subscribe(A, B)
+    draft = make_draft(people["author"], template, title="Chiusura via Roma")
     start(draft, people["approver"])
     fake_cloud.responder = lambda request: (
         401,
