@@ -19,7 +19,6 @@ of the rest that concern them. The e-mails go after the commit, through a task
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -275,12 +274,12 @@ def _take(
     *,
     note: str = "",
     target: str | None = None,
-    check: Callable[[Broadcast], str | None] | None = None,
+    objection: str | None = None,
     **fields: object,
 ) -> Broadcast:
     """Take step `name` if the broadcast, locked and read afresh, still allows it and the actor
-    may (and `check`, given the locked broadcast, has no objection); record who and when. Two
-    staff clicking at once cannot both succeed."""
+    may, and there is no other `objection`; record who and when. Two staff clicking at once
+    cannot both succeed."""
     transition = TRANSITIONS[name]
     with transaction.atomic():
         locked = Broadcast.objects.select_for_update().get(pk=broadcast.pk)
@@ -290,8 +289,7 @@ def _take(
                 "status": locked.get_status_display(),
                 "action": transition.label,
             }
-        if not refused and check is not None:
-            refused = check(locked)
+        refused = refused or objection
         if refused:
             raise TransitionNotAllowed(refused)
         locked.status = target or transition.target or locked.status
@@ -299,12 +297,8 @@ def _take(
             setattr(locked, field, value)
         locked.save(update_fields=["status", *fields])
         event = _record(locked.pk, transition.action, actor, note)
-        _tell_soon(name, event, emergency=_is_emergency(locked))
+        _tell_soon(name, event, emergency=locked.is_emergency)
     return locked
-
-
-def _is_emergency(broadcast: Broadcast) -> bool:
-    return broadcast.is_emergency or broadcast.category == Broadcast.Category.EMERGENCY
 
 
 def _dispatch_soon() -> None:
@@ -341,13 +335,13 @@ def broadcast_reject(*, broadcast: Broadcast, actor: User, note: str = "") -> Br
     return _take("reject", broadcast, actor, note=note)
 
 
-def audience_refusal(broadcast: Broadcast, audience: str) -> str | None:
-    """Why `broadcast` may not be approved for `audience` (None: it may). Citizens outside their
-    24-hour window can be reached only by an approved template: without one, a broadcast that
-    would reach some of them is approved only for those inside their window."""
+def audience_refusal(reach: selectors.Reach, audience: str) -> str | None:
+    """Why a broadcast of this `reach` may not be approved for `audience` (None: it may).
+    Citizens outside their 24-hour window can be reached only by an approved template: without
+    one, a broadcast that would reach some of them is approved only for those inside their
+    window."""
     if audience != Broadcast.Audience.ALL:
         return None
-    reach = selectors.broadcast_reach(template=broadcast.template)
     if not reach.needs_window_only:
         return None
     return _(
@@ -357,9 +351,8 @@ def audience_refusal(broadcast: Broadcast, audience: str) -> str | None:
     ) % {"count": reach.template_only}
 
 
-def _audience_note(broadcast: Broadcast, audience: str) -> str:
+def _audience_note(reach: selectors.Reach, audience: str) -> str:
     """What the approval's event says about who it reaches."""
-    reach = selectors.broadcast_reach(template=broadcast.template)
     if audience == Broadcast.Audience.WINDOW_ONLY:
         return _(
             "only citizens inside their 24-hour window: %(in_window)s of %(total)s; "
@@ -386,12 +379,13 @@ def broadcast_approve(
     not the author, unless BROADCAST_FOUR_EYES is off (a one-person office). Refused for every
     subscriber when some are outside their window and there is no approved template
     (`audience_refusal`); the event records who it reaches."""
+    reach = selectors.broadcast_reach(template=broadcast.template)
     approved = _take(
         "approve",
         broadcast,
         actor,
-        note=_notes(_scheduled_note(scheduled_at), _audience_note(broadcast, audience)),
-        check=lambda locked: audience_refusal(locked, audience),
+        note=_notes(_scheduled_note(scheduled_at), _audience_note(reach, audience)),
+        objection=audience_refusal(reach, audience),
         approved_by=actor,
         approved_at=timezone.now(),
         scheduled_at=scheduled_at,
@@ -407,12 +401,13 @@ def broadcast_send_emergency(
     """An emergency goes out in one step, by someone allowed to send one alone, author or not.
     Every other approver is told at once, and one of them confirms it afterwards. Who it may
     reach follows the same rule as an approval (`audience_refusal`)."""
+    reach = selectors.broadcast_reach(template=broadcast.template)
     approved = _take(
         "emergency",
         broadcast,
         actor,
-        note=_audience_note(broadcast, audience),
-        check=lambda locked: audience_refusal(locked, audience),
+        note=_audience_note(reach, audience),
+        objection=audience_refusal(reach, audience),
         priority=Broadcast.Priority.EMERGENCY,
         approved_by=actor,
         approved_at=timezone.now(),
@@ -510,7 +505,7 @@ def broadcast_complete(*, broadcast_id: int) -> bool:
         )
         if done:
             event = _record(broadcast_id, transition.action, None)
-            _tell_soon("complete", event, emergency=_is_emergency(event.broadcast))
+            _tell_soon("complete", event, emergency=event.broadcast.is_emergency)
     return bool(done)
 
 
@@ -524,5 +519,5 @@ def broadcast_pause_on_fault(*, broadcast_id: int, reason: str) -> bool:
         )
         if paused:
             event = _record(broadcast_id, transition.action, None, reason[:500])
-            _tell_soon("fault", event, emergency=_is_emergency(event.broadcast))
+            _tell_soon("fault", event, emergency=event.broadcast.is_emergency)
     return bool(paused)
