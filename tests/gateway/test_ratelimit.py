@@ -291,4 +291,7 @@ def test_a_reply_waits_behind_a_broadcast_only_when_the_broadcast_is_not_bulk(
         assert len(stamps) >= 0.9 * rate * 2.0  # the broadcast still keeps the rate
     else:
         assert waited >= 0.8 * threads / rate
-    assert max_in_window(stamps, 1.0) <= rate + 1
+    # As the other rate tests: a stamp is taken when a thread wakes, so a late waker may share a
+    # window with the next slot's; 5 % covers that jitter, a limiter that lets a burst through
+    # does not fit in it.
+    assert max_in_window(stamps, 1.0) <= rate * 1.05 + 1
