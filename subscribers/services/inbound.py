@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 import gateway
+from comune import italian
 from comune.celery import enqueue
 from subscribers import selectors
 from subscribers.keywords import DEFAULT_KEYWORDS, Intent, KeywordMatcher
@@ -151,10 +152,8 @@ def _subscriber_touch(*, subscriber: Subscriber, message_at: datetime) -> None:
 def reply_text(*, reply: str) -> str:
     """The Italian text of a reply; templates under whatsapp/replies/ can be overridden."""
     context = {
-        "comune_name": settings.COMUNE_NAME,
-        "service_name": settings.COMUNE_SERVICE_NAME or f"WhatsApp {settings.COMUNE_NAME}",
+        **italian.names(),
         "privacy_url": settings.SITE_URL + reverse("privacy-notice"),
-        "reports_contact": settings.COMUNE_REPORTS_CONTACT,
         "subscribe_keyword": (settings.KEYWORDS_SUBSCRIBE or ["Iscrivimi"])[0],
         "unsubscribe_keyword": (settings.KEYWORDS_UNSUBSCRIBE or ["Cancellami"])[0],
     }
