@@ -28,3 +28,8 @@ urlpatterns += [path("", include("public.urls"))]
 if settings.SIMULATOR_ENABLED:
     # A development tool: in production it is not routed at all.
     urlpatterns += [path("simulator/", include("simulator.urls"))]
+
+handler400 = "comune.errors.bad_request"
+handler403 = "comune.errors.permission_denied"
+handler404 = "comune.errors.page_not_found"
+handler500 = "comune.errors.server_error"

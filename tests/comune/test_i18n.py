@@ -30,3 +30,17 @@ def test_the_login_and_the_second_factor_speak_italian(client):
 
     assert "Codice di verifica" in login
     assert "Configura un'app di autenticazione" in setup
+
+
+def test_dates_read_as_italians_write_them():
+    import datetime
+
+    from django.utils import formats, translation
+
+    thursday = datetime.datetime(2026, 12, 3, 14, 30)
+    with translation.override("it"):
+        assert formats.date_format(thursday, "DATE_FORMAT") == "giovedì 3 dicembre 2026"
+        assert formats.date_format(thursday) == "giovedì 3 dicembre 2026"
+        assert formats.date_format(thursday, "DATETIME_FORMAT") == "giovedì 3 dicembre 2026, 14:30"
+    with translation.override("en"):
+        assert formats.date_format(thursday, "DATE_FORMAT") == "Dec. 3, 2026"
