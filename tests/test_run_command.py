@@ -126,6 +126,9 @@ def test_run_command_serves_the_product_and_a_citizen_subscribes_and_leaves(serv
     assert body["type"] == "text"
     assert "Comune di Ostiglia" in body["text"]["body"]
     assert "Cancellami" in body["text"]["body"]
+    # SITE_URL follows PORT, so the link in the reply opens this server's notice.
+    assert f"{url}/informativa-privacy/" in body["text"]["body"]
+    assert requests.get(url + "/regolamento/", timeout=10).status_code == 200
     assert body["biz_opaque_callback_data"].startswith("r:")
 
     assert post_signed(url, text_payload("Cancellami", wamid="wamid.run2")).status_code == 200

@@ -27,6 +27,24 @@ def test_a_citizen_subscribes_through_the_simulator(
     screenshot(page, "simulator-subscribed")
 
 
+def test_the_simulator_opens_at_the_newest_message_and_remembers_the_number(
+    new_page, staff_user, privacy_notice
+):
+    staff_user("admin", superuser=True)
+    page = new_page()
+    log_in(page, "admin", next_url="/simulator/")
+    for text in ("Iscrivimi", "Aiuto", "Buongiorno", "Iscrivimi", "Aiuto", "Info"):
+        citizen_writes(page, "333 123 4567", text)
+
+    newest = page.locator(".sim-chat li").last
+    expect(newest).to_be_in_viewport()
+    assert page.locator(".sim-chat").evaluate("c => c.scrollHeight > c.clientHeight")
+
+    page.context.clear_cookies()  # a new session: it no longer knows the number
+    log_in(page, "admin", next_url="/simulator/")
+    expect(page.get_by_label("Citizen's number")).to_have_value("+393331234567")
+
+
 def test_an_editor_writes_an_approver_approves_and_the_citizen_reads_it(
     new_page, staff_user, privacy_notice, screenshot
 ):
