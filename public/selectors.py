@@ -17,3 +17,8 @@ def broadcast_public_text(*, broadcast: Broadcast) -> str:
     if broadcast.body or broadcast.template is None:
         return broadcast.body
     return template_fill(broadcast.template.body, list(broadcast.template_parameters))
+
+
+def regulation_any() -> bool:
+    """Whether any version exists, published or still to come."""
+    return Regulation.objects.exists()

@@ -1,4 +1,4 @@
-"""Make a fresh installation usable: a current privacy notice and a staff account."""
+"""Make a fresh installation usable: a current privacy notice, a regulation and a staff account."""
 
 import secrets
 
@@ -9,14 +9,17 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.template.loader import render_to_string
 
+from comune import italian
+from public import selectors as public_selectors
+from public.services import regulation_publish
 from subscribers import selectors
 from subscribers.services.consent import privacy_notice_publish
 
 
 class Command(BaseCommand):
     help = (
-        "Ensure a current privacy notice and an administrator: with ADMIN_PASSWORD, or in "
-        "development a random password printed once."
+        "Ensure a current privacy notice, a published regulation and an administrator: with "
+        "ADMIN_PASSWORD, or in development a random password printed once."
     )
 
     def add_arguments(self, parser):
@@ -27,11 +30,17 @@ class Command(BaseCommand):
             notice = privacy_notice_publish(
                 version="1.0",
                 title="Informativa privacy del servizio WhatsApp",
-                body=render_to_string(
-                    "privacy/default_notice.txt", {"comune_name": settings.COMUNE_NAME}
-                ).strip(),
+                body=render_to_string("privacy/default_notice.txt", italian.names()).strip(),
             )
             self.stdout.write(f"Published privacy notice {notice.version} (edit it in the admin).")
+        if not public_selectors.regulation_any():
+            # A starter text, so /regolamento/ is never a 404; the comune adopts its own.
+            regulation_publish(
+                title="Regolamento del servizio di informazione WhatsApp",
+                body=render_to_string("public/default_regulation.txt", italian.names()).strip(),
+                adopted_by="Testo iniziale, da sostituire con quello adottato dal Comune",
+            )
+            self.stdout.write("Published a starter regulation (replace it in the admin).")
 
         user_model = get_user_model()
         if user_model.objects.filter(is_superuser=True).exists():
