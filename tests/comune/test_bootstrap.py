@@ -7,6 +7,8 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from public.models import Regulation
+
 pytestmark = pytest.mark.django_db
 
 
@@ -50,3 +52,18 @@ def test_in_development_a_random_password_is_printed_once(settings):
 
     assert "Created administrator 'admin' with password:" in first
     assert "password" not in second
+
+
+def test_bootstrap_publishes_a_starter_regulation_once_so_its_page_is_never_a_404(client, settings):
+    settings.COMUNE_NAME, settings.COMUNE_SERVICE_NAME = "Comune di Ostiglia", "InfOstiglia"
+    assert client.get("/regolamento/").status_code == 404
+
+    bootstrap()
+    bootstrap()
+
+    page = client.get("/regolamento/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "servizio InfOstiglia del Comune di Ostiglia" in text
+    assert "all&#x27;Ufficio Relazioni con il Pubblico" in text
+    assert Regulation.objects.count() == 1
