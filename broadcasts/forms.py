@@ -168,6 +168,12 @@ class BroadcastForm(forms.ModelForm):
             self.fields["scheduled_at"].help_text = _scheduled_help(
                 gettext("Leave empty to send as soon as the broadcast is approved.")
             )
+            # The admin splits it in two inputs, labelled only by loose text: name each one.
+            widget = self.fields["scheduled_at"].widget
+            if isinstance(widget, forms.MultiWidget):
+                names = (gettext("Send at: date"), gettext("Send at: time"))
+                for part, name in zip(widget.widgets, names, strict=True):
+                    part.attrs["aria-label"] = name
 
     def clean_body(self) -> str:
         body = _normalise_newlines(self.cleaned_data.get("body") or "")

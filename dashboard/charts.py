@@ -45,6 +45,14 @@ class DailyChart:
         return BAR_WIDTH
 
     @property
+    def axis_days(self) -> list[date]:
+        """The dates written under the chart: its first, middle and last day."""
+        if not self.days:
+            return []
+        picks = {0, len(self.days) // 2, len(self.days) - 1}
+        return [self.days[index].day for index in sorted(picks)]
+
+    @property
     def total_joins(self) -> int:
         return sum(day.joins for day in self.days)
 

@@ -1,16 +1,19 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext_lazy
+from django.utils.translation import ngettext
 
 PERIODS = (7, 30, 90)
 DEFAULT_PERIOD = 30
-_LAST_DAYS = ngettext_lazy("last %(days)d day", "last %(days)d days", "days")
+
+
+def period_label(days: int) -> str:
+    """ "7 giorni": translated when shown, in the page's language."""
+    return ngettext("%(days)d day", "%(days)d days", days) % {"days": days}
 
 
 class PeriodForm(forms.Form):
+    """The chart's period, from the switch's links (?days=7|30|90)."""
+
     days = forms.TypedChoiceField(
-        label=_("Period"),
-        coerce=int,
-        choices=[(days, _LAST_DAYS % {"days": days}) for days in PERIODS],
-        initial=DEFAULT_PERIOD,
+        label=_("Period"), coerce=int, choices=[(days, days) for days in PERIODS]
     )

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from broadcasts import selectors as broadcast_selectors
 from dashboard.charts import daily_chart
-from dashboard.forms import DEFAULT_PERIOD, PeriodForm
+from dashboard.forms import DEFAULT_PERIOD, PERIODS, PeriodForm, period_label
 from roles.staff import staff_user
 from subscribers import selectors as subscriber_selectors
 from subscribers.models import ConsentRecord
@@ -28,13 +28,11 @@ def dashboard_panel(context: template.Context) -> dict:
     request = context["request"]
     form = PeriodForm(request.GET if "days" in request.GET else None)
     days = form.cleaned_data["days"] if form.is_valid() else DEFAULT_PERIOD
-    if not form.is_bound:
-        form = PeriodForm(initial={"days": days})
     last_day = timezone.localdate()
     first_day = last_day - timedelta(days=days - 1)
     since = timezone.make_aware(datetime.combine(first_day, time.min))
     panel = {
-        "form": form,
+        "periods": [(period, period_label(period), period == days) for period in PERIODS],
         "days": days,
         "simulator_enabled": settings.SIMULATOR_ENABLED,
         "active_subscribers": subscriber_selectors.subscriber_active_list().count(),

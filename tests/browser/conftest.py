@@ -139,12 +139,14 @@ def staff_user(transactional_db) -> Callable[..., User]:
 def log_in(page, username: str, next_url: str = "/admin/") -> None:
     """Through the admin's login form, as staff do."""
     page.goto(f"/admin/login/?next={next_url}")
-    page.get_by_label(re.compile("Username")).fill(username)
+    page.get_by_label(re.compile("Username|Nome utente")).fill(username)
     page.get_by_label(re.compile("Password")).fill(PASSWORD)
     device = TOTPDevice.objects.filter(user__username=username, confirmed=True).first()
     if device is not None:
-        page.get_by_label(re.compile("Verification code")).fill(_next_code(device))
-    page.get_by_role("button", name=re.compile("Log in")).click()
+        page.get_by_label(re.compile("Verification code|Codice di verifica")).fill(
+            _next_code(device)
+        )
+    page.get_by_role("button", name=re.compile("Log in|Accedi")).click()
     page.wait_for_url(f"**{next_url}")
 
 

@@ -71,7 +71,7 @@ def test_staff_choose_the_period(client, staff_with, privacy_notice):
 
     assert page.count('class="bar-joins"') == 90
     assert "In the period: 1 joined, 0 left." in page
-    assert '<option value="90" selected>' in page
+    assert '<a href="?days=90" aria-current="page">90 days</a>' in page
 
 
 def test_an_unknown_period_falls_back_to_thirty_days(client, staff_with):
