@@ -68,7 +68,11 @@ def _matcher_for(configured: tuple[tuple[Intent, tuple[str, ...]], ...]) -> Keyw
 def _intent_of(message: gateway.InboundMessage) -> str:
     if message.kind == gateway.InboundKind.TEXT:
         return _KEYWORD_INTENTS[_keyword_matcher().match(message.text)]
-    if message.kind in (gateway.InboundKind.REACTION, gateway.InboundKind.SYSTEM):
+    if message.kind in (
+        gateway.InboundKind.REACTION,
+        gateway.InboundKind.SYSTEM,
+        gateway.InboundKind.NUMBER_CHANGED,
+    ):
         return InboundMessage.Intent.IGNORED
     return InboundMessage.Intent.OTHER
 
