@@ -240,6 +240,106 @@ def _change_row(
     return Outcome.CHANGED
 
 
+def subscriber_number_change(
+    *,
+    phone: str | None,
+    wa_user_id: str | None,
+    new_phone: str,
+    new_user_id: str | None,
+    occurred_at: datetime,
+    evidence: dict,
+) -> Subscriber | None:
+    """The citizen told WhatsApp they moved from `phone` (or `wa_user_id`) to `new_phone`: their
+    subscription, its state and preferences, and their consent trail follow them, and no row
+    keeps the old number, which may soon be someone else's. Returns the row that now holds the
+    new number, or None when nobody we know had the old one.
+
+    The move is appended to the consent log (`number_changed`, channel WhatsApp, the message as
+    evidence with the old and new numbers' pseudonyms: the log binds each record to its
+    subscriber's number, and must still verify after it). If a row already holds the new number
+    (the citizen wrote from it before Meta's notice reached us), that row stands: it holds what
+    the citizen said from that number. The old row is then retired: a subscription still on it
+    is withdrawn (recorded, with the same evidence) and its number pseudonymised, so that the
+    old number gets nothing more. Locks the rows involved, in id order.
+    """
+    with transaction.atomic():
+        found = selectors.subscriber_find(phone=phone, wa_user_id=wa_user_id)
+        if found is None or found.phone == new_phone:
+            return found
+        holders = Q(phone=new_phone)
+        if new_user_id:
+            holders |= Q(wa_user_id=new_user_id)
+        locked = list(
+            Subscriber.objects.select_for_update().filter(holders | Q(pk=found.pk)).order_by("pk")
+        )
+        subscriber = next(row for row in locked if row.pk == found.pk)
+        others = [row for row in locked if row.pk != found.pk]
+        previous_pseudonym = subscriber_pseudonym_of(subscriber=subscriber)
+        if others:
+            moved_to = next((row for row in others if row.phone == new_phone), others[0])
+            _subscriber_retire(
+                subscriber,
+                moved_to=moved_to,
+                occurred_at=occurred_at,
+                evidence={**evidence, "previous_pseudonym": previous_pseudonym},
+            )
+            return moved_to
+        subscriber.phone = new_phone
+        # A new number means a new business-scoped user id: the old one named the old number.
+        subscriber.wa_user_id = new_user_id
+        if subscriber.status == Subscriber.Status.UNREACHABLE:
+            # The failures were the old number's.
+            subscriber.status = Subscriber.Status.ACTIVE
+        subscriber.undeliverable_count = 0
+        subscriber.save(update_fields=["phone", "wa_user_id", "status", "undeliverable_count"])
+        _consent_append(
+            subscriber=subscriber,
+            action=ConsentRecord.Action.NUMBER_CHANGED,
+            channel=ConsentRecord.Channel.WHATSAPP,
+            occurred_at=occurred_at,
+            evidence={
+                **evidence,
+                "previous_pseudonym": previous_pseudonym,
+                "pseudonym": subscriber_pseudonym_of(subscriber=subscriber),
+            },
+            notice=_notice_last_accepted(subscriber),
+        )
+        logger.info("subscriber %s moved to a new number", subscriber.pk)
+        return subscriber
+
+
+def _notice_last_accepted(subscriber: Subscriber) -> PrivacyNotice | None:
+    """The notice of the subscriber's latest consent event; None (the current one) if none."""
+    latest = subscriber.consents.order_by("-sequence").select_related("notice").first()
+    return latest.notice if latest else None
+
+
+def _subscriber_retire(
+    subscriber: Subscriber, *, moved_to: Subscriber, occurred_at: datetime, evidence: dict
+) -> None:
+    """The row of a number its citizen left for one another row holds; see
+    subscriber_number_change. Expects both rows locked."""
+    if subscriber.is_subscribed:
+        _consent_append(
+            subscriber=subscriber,
+            action=ConsentRecord.Action.WITHDRAWN,
+            channel=ConsentRecord.Channel.WHATSAPP,
+            # Never older than the citizen's newest keyword, whose state it replaces.
+            occurred_at=max(occurred_at, subscriber.keyword_at or occurred_at),
+            evidence={**evidence, "moved_to": moved_to.pk},
+            notice=_notice_last_accepted(subscriber),
+        )
+        subscriber.status = Subscriber.Status.UNSUBSCRIBED
+        subscriber.unsubscribed_at = occurred_at
+    # Its records bind the old number's pseudonym, which is what the row keeps.
+    subscriber.pseudonym = subscriber_pseudonym_of(subscriber=subscriber)
+    subscriber.phone = subscriber.wa_user_id = None
+    subscriber.save(update_fields=["status", "unsubscribed_at", "pseudonym", "phone", "wa_user_id"])
+    logger.info(
+        "subscriber %s retired: its citizen moved to subscriber %s", subscriber.pk, moved_to.pk
+    )
+
+
 def privacy_notice_publish(*, version: str, title: str, body: str) -> PrivacyNotice:
     """Make a new version current; earlier consents stay tied to the version they accepted.
 
