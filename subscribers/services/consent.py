@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 import json
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
@@ -256,37 +256,43 @@ def subscriber_number_change(
 
     The move is appended to the consent log (`number_changed`, channel WhatsApp, the message as
     evidence with the old and new numbers' pseudonyms: the log binds each record to its
-    subscriber's number, and must still verify after it). If a row already holds the new number
-    (the citizen wrote from it before Meta's notice reached us), that row stands: it holds what
-    the citizen said from that number. The old row is then retired: a subscription still on it
-    is withdrawn (recorded, with the same evidence) and its number pseudonymised, so that the
-    old number gets nothing more. Locks the rows involved, in id order.
+    subscriber's number, and must still verify after it).
+
+    A row may already hold the new number: the citizen wrote a keyword from it before Meta's
+    notice reached us, or the number's previous owner did, long ago. Whichever row holds the
+    newer keyword stands at the new number (the citizen's latest word, as for out-of-order
+    keywords; on a tie, the row already there); the other is retired: a subscription on it is
+    withdrawn (recorded, the same evidence naming the row that stands) and its number
+    pseudonymised. Locks the rows involved, in id order.
     """
     with transaction.atomic():
         found = selectors.subscriber_find(phone=phone, wa_user_id=wa_user_id)
         if found is None or found.phone == new_phone:
             return found
-        holders = Q(phone=new_phone)
-        if new_user_id:
-            holders |= Q(wa_user_id=new_user_id)
         locked = list(
-            Subscriber.objects.select_for_update().filter(holders | Q(pk=found.pk)).order_by("pk")
+            Subscriber.objects.select_for_update()
+            .filter(Q(pk=found.pk) | Q(phone=new_phone))
+            .order_by("pk")
         )
         subscriber = next(row for row in locked if row.pk == found.pk)
-        others = [row for row in locked if row.pk != found.pk]
-        previous_pseudonym = subscriber_pseudonym_of(subscriber=subscriber)
-        if others:
-            moved_to = next((row for row in others if row.phone == new_phone), others[0])
+        holder = next((row for row in locked if row.pk != found.pk), None)
+        if holder is not None:
+            if _newest_word(holder) >= _newest_word(subscriber):
+                _subscriber_retire(
+                    subscriber, moved_to=holder, occurred_at=occurred_at, evidence=evidence
+                )
+                return holder
             _subscriber_retire(
-                subscriber,
-                moved_to=moved_to,
-                occurred_at=occurred_at,
-                evidence={**evidence, "previous_pseudonym": previous_pseudonym},
+                holder, moved_to=subscriber, occurred_at=occurred_at, evidence=evidence
             )
-            return moved_to
+        previous_pseudonym = subscriber_pseudonym_of(subscriber=subscriber)
         subscriber.phone = new_phone
         # A new number means a new business-scoped user id: the old one named the old number.
-        subscriber.wa_user_id = new_user_id
+        subscriber.wa_user_id = (
+            new_user_id
+            if new_user_id and not Subscriber.objects.filter(wa_user_id=new_user_id).exists()
+            else None
+        )
         if subscriber.status == Subscriber.Status.UNREACHABLE:
             # The failures were the old number's.
             subscriber.status = Subscriber.Status.ACTIVE
@@ -308,6 +314,11 @@ def subscriber_number_change(
         return subscriber
 
 
+def _newest_word(subscriber: Subscriber) -> datetime:
+    """When the row's citizen last decided with a keyword; the beginning of time if never."""
+    return subscriber.keyword_at or datetime.min.replace(tzinfo=UTC)
+
+
 def _notice_last_accepted(subscriber: Subscriber) -> PrivacyNotice | None:
     """The notice of the subscriber's latest consent event; None (the current one) if none."""
     latest = subscriber.consents.order_by("-sequence").select_related("notice").first()
@@ -317,7 +328,7 @@ def _notice_last_accepted(subscriber: Subscriber) -> PrivacyNotice | None:
 def _subscriber_retire(
     subscriber: Subscriber, *, moved_to: Subscriber, occurred_at: datetime, evidence: dict
 ) -> None:
-    """The row of a number its citizen left for one another row holds; see
+    """A row that no longer keeps its number, since `moved_to` holds it or its citizen: see
     subscriber_number_change. Expects both rows locked."""
     if subscriber.is_subscribed:
         _consent_append(
@@ -336,7 +347,9 @@ def _subscriber_retire(
     subscriber.phone = subscriber.wa_user_id = None
     subscriber.save(update_fields=["status", "unsubscribed_at", "pseudonym", "phone", "wa_user_id"])
     logger.info(
-        "subscriber %s retired: its citizen moved to subscriber %s", subscriber.pk, moved_to.pk
+        "subscriber %s retired at a change of number, subscriber %s stands",
+        subscriber.pk,
+        moved_to.pk,
     )
 
 

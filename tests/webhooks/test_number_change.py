@@ -11,6 +11,7 @@ from django.core.management import call_command
 from broadcasts import lifecycle
 from broadcasts.models import Delivery
 from subscribers.models import ConsentRecord, InboundMessage, Subscriber
+from subscribers.services.consent import subscriber_subscribe
 from subscribers.services.pseudonyms import subscriber_pseudonym
 from tests.conftest import as_just_sent, load_payload, text_payload
 
@@ -178,3 +179,28 @@ def test_a_notice_from_a_number_nobody_subscribed_changes_nothing(
     assert Subscriber.objects.count() == 0
     assert ConsentRecord.objects.count() == 0
     assert whatsapp_outbox == []
+
+
+def test_a_previous_owner_s_row_at_the_new_number_gives_way(
+    subscribed, post_webhook, run_on_commit, whatsapp_outbox
+):
+    # A year ago the new number was someone else's, who subscribed; the number is Maria's now.
+    payload = number_changed()
+    previous_owner, _ = subscriber_subscribe(
+        phone=NEW,
+        occurred_at=notice_time(payload) - timedelta(days=365),
+        channel=ConsentRecord.Channel.WHATSAPP,
+        evidence={"message_id": "wamid.before", "text": "Iscrivimi"},
+    )
+    with run_on_commit():
+        post_webhook(payload)
+
+    moved = Subscriber.objects.get(phone=NEW)
+    assert (moved.pk, moved.status) == (subscribed.pk, "active")
+    assert moved.consents.order_by("sequence").last().action == "number_changed"
+    previous_owner.refresh_from_db()
+    assert (previous_owner.phone, previous_owner.status) == (None, "unsubscribed")
+    withdrawn = previous_owner.consents.order_by("sequence").last()
+    assert (withdrawn.action, withdrawn.evidence["moved_to"]) == ("withdrawn", moved.pk)
+    assert whatsapp_outbox == []
+    assert "Consent log intact: 4 records" in verify()
