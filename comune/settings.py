@@ -242,12 +242,17 @@ if WHATSAPP_BACKEND not in BACKEND_ALIASES and "." not in WHATSAPP_BACKEND:
     )
 WHATSAPP_APP_SECRET = _secret("WHATSAPP_APP_SECRET")
 WHATSAPP_VERIFY_TOKEN = _secret("WHATSAPP_VERIFY_TOKEN")
+# The comune's number at Meta. Webhooks naming another number of the business account (the
+# library's, the tourist office's) are ignored; empty (the console, the simulator): none is.
+WHATSAPP_PHONE_NUMBER_ID = env.str("WHATSAPP_PHONE_NUMBER_ID", default="")
 _cloud_options = {}
 if WHATSAPP_BACKEND == "cloud":
+    if not WHATSAPP_PHONE_NUMBER_ID:
+        raise ImproperlyConfigured("WHATSAPP_PHONE_NUMBER_ID is required with the cloud backend.")
     _cloud_options = {
         "api_url": env.str("WHATSAPP_API_URL", default="https://graph.facebook.com"),
         "api_version": env.str("WHATSAPP_API_VERSION", default="v23.0"),
-        "phone_number_id": env.str("WHATSAPP_PHONE_NUMBER_ID"),
+        "phone_number_id": WHATSAPP_PHONE_NUMBER_ID,
         "access_token": env.str("WHATSAPP_ACCESS_TOKEN"),
     }
 WHATSAPP_GATEWAY = {

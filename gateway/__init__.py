@@ -11,7 +11,7 @@ from typing import Any
 from gateway.backends.base import BaseBackend
 from gateway.errors import classify_error, clean_text
 from gateway.exceptions import GatewayAPIError, GatewayConfigurationError
-from gateway.parsing import carries_only_statuses, parse_webhook
+from gateway.parsing import addressed_to, carries_only_statuses, parse_webhook
 from gateway.signature import sign, verify_signature
 from gateway.types import (
     CUSTOMER_SERVICE_WINDOW,
@@ -46,6 +46,7 @@ __all__ = [
     "TemplateMessage",
     "TextMessage",
     "WebhookEvents",
+    "addressed_to",
     "carries_only_statuses",
     "classify_error",
     "clean_text",

@@ -29,6 +29,7 @@ _KINDS_BY_TYPE = {
     "reaction": InboundKind.REACTION,
     "system": InboundKind.SYSTEM,
 }
+_NUMBER_CHANGED_TYPES = frozenset({"user_changed_number", "customer_changed_number"})
 
 
 def parse_webhook(payload: object) -> WebhookEvents:
@@ -68,6 +69,40 @@ def carries_only_statuses(payload: object) -> bool:
         and all("messages" not in value and "errors" not in value for value in values)
         and any(value.get("statuses") for value in values)
     )
+
+
+def addressed_to(payload: object, phone_number_id: str) -> object:
+    """The decoded webhook body without the changes addressed to another number than
+    `phone_number_id` (Meta sends an app the traffic of every number of the business account:
+    the library's, the tourist office's). The body itself when nothing is left out, or when
+    `phone_number_id` is empty (no number to compare with: the console and the simulator).
+
+    A change that names no number (the account's own notices) is kept. Never raises.
+    """
+    if not phone_number_id or not isinstance(payload, Mapping):
+        return payload
+    entries = payload.get("entry")
+    if not isinstance(entries, list):
+        return payload
+    kept_entries, left_out = [], 0
+    for entry in entries:
+        changes = entry.get("changes") if isinstance(entry, Mapping) else None
+        if not isinstance(changes, list):
+            kept_entries.append(entry)
+            continue
+        kept = [change for change in changes if _addressed_to(change, phone_number_id)]
+        left_out += len(changes) - len(kept)
+        kept_entries.append({**entry, "changes": kept})
+    if not left_out:
+        return payload
+    logger.debug("webhook: %d change(s) for another phone number id ignored", left_out)
+    return {**payload, "entry": kept_entries}
+
+
+def _addressed_to(change: object, phone_number_id: str) -> bool:
+    value = _mapping(change).get("value")
+    named = _mapping(_mapping(value).get("metadata")).get("phone_number_id")
+    return named is None or named == phone_number_id
 
 
 def e164(wa_id: object) -> str | None:
@@ -121,9 +156,14 @@ def _message(
         return None
     wa_type = _string(raw.get("type"), MAX_NAME_LENGTH) or "unknown"
     kind, text = _kind_and_text(wa_type, raw)
-    new_phone = None
+    new_phone = new_user_id = None
     if kind is InboundKind.SYSTEM:
-        new_phone = e164(_mapping(raw.get("system")).get("wa_id"))
+        system = _mapping(raw.get("system"))
+        new_phone, new_user_id = _number_change(system)
+        if new_phone is not None:
+            kind = InboundKind.NUMBER_CHANGED
+            # Meta's system messages carry no contacts: the old user id may be in `system`.
+            user_id = user_id or _string(system.get("previous_user_id"), MAX_ID_LENGTH)
     return InboundMessage(
         message_id=message_id,
         timestamp=timestamp,
@@ -135,7 +175,21 @@ def _message(
         profile_name=profile_name,
         phone_number_id=phone_number_id,
         new_phone=new_phone,
+        new_user_id=new_user_id,
     )
+
+
+def _number_change(system: Mapping) -> tuple[str | None, str | None]:
+    """The new number and new user id of a `user_changed_number` notice (None, None for any
+    other). The new number is `wa_id` (`new_wa_id` before Graph API v12; `customer_changed_number`
+    is the old name of the type); the new user id, `user_id`, comes since business-scoped ids."""
+    if system.get("type") not in _NUMBER_CHANGED_TYPES:
+        return None, None
+    new_phone = e164(system.get("wa_id")) or e164(system.get("new_wa_id"))
+    if new_phone is None:
+        logger.debug("webhook number change skipped: no usable new number")
+        return None, None
+    return new_phone, _string(system.get("user_id"), MAX_ID_LENGTH)
 
 
 def _kind_and_text(wa_type: str, raw: Mapping) -> tuple[InboundKind, str | None]:

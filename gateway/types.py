@@ -96,7 +96,8 @@ class InboundKind(enum.StrEnum):
     LOCATION = "location"
     CONTACTS = "contacts"
     REACTION = "reaction"
-    SYSTEM = "system"  # e.g. the citizen changed number
+    NUMBER_CHANGED = "number_changed"  # the citizen moved to new_phone (and new_user_id)
+    SYSTEM = "system"  # WhatsApp's other notices about a citizen
     OTHER = "other"  # unsupported, order, unknown future types
 
 
@@ -111,7 +112,10 @@ class InboundMessage:
     text: str | None = None  # the body, button text or reply title; None for non-text kinds
     profile_name: str | None = None
     phone_number_id: str | None = None  # our receiving number's id
-    new_phone: str | None = None  # for a system "user_changed_number": the new E.164 number
+    # NUMBER_CHANGED only: the citizen's new E.164 number, and their new business-scoped user
+    # id when Meta sends it (a new number means a new one). `phone` and `user_id` are the old.
+    new_phone: str | None = None
+    new_user_id: str | None = None
 
 
 @dataclass(frozen=True)

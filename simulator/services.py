@@ -53,7 +53,8 @@ def citizen_message_send(*, phone: str, text: str, host: str, secure: bool) -> i
         text=text,
         message_id=message_id,
         profile_name="Simulator",
-        phone_number_id="simulator",
+        # Our own number, as Meta names it: the webhook ignores any other.
+        phone_number_id=settings.WHATSAPP_PHONE_NUMBER_ID or "simulator",
         display_phone_number=settings.COMUNE_WHATSAPP_NUMBER.lstrip("+"),
     )
     payload = webhook_body(value, waba_id=settings.WHATSAPP_BUSINESS_ACCOUNT_ID or "simulator")

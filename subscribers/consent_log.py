@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -90,19 +91,43 @@ def _chain_problem(record: ConsentRecord, expected_sequence: int, previous_hash:
     return ""
 
 
+def _number_changes() -> dict[int, list[tuple[int, str]]]:
+    """For each subscriber who changed number: the sequence of each `number_changed` record, in
+    order, with the pseudonym of the number they left (which that record's evidence names)."""
+    changes: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    records = ConsentRecord.objects.filter(action=ConsentRecord.Action.NUMBER_CHANGED)
+    for subscriber_id, sequence, evidence in records.order_by("sequence").values_list(
+        "subscriber_id", "sequence", "evidence"
+    ):
+        previous = evidence.get("previous_pseudonym") if isinstance(evidence, dict) else None
+        changes[subscriber_id].append((sequence, str(previous or "")))
+    return changes
+
+
+def _pseudonym_when(record: ConsentRecord, number_changes: dict[int, list[tuple[int, str]]]) -> str:
+    """The pseudonym of the number the record's subscriber had when it was appended: the one
+    they left at their next change of number, or, with none since, their number's now."""
+    for sequence, previous in number_changes.get(record.subscriber_id, ()):
+        if sequence > record.sequence:
+            return previous
+    return subscriber_pseudonym_of(subscriber=record.subscriber)
+
+
 def consent_chain_breaks(records: Iterable[ConsentRecord]) -> Iterator[ChainBreak]:
     """Every record, in sequence order, whose content or place in the chain was changed, or
-    whose subscriber's number or notice's text is no longer the one it bound.
+    whose subscriber's number (then: a change of number is a record too) or notice's text is no
+    longer the one it bound.
 
     After a break the check goes on from the broken record, so that each tampering is reported,
     not only the first. Give the records with their subscriber (select_related).
     """
     notice_hashes = {n.pk: (n.version, privacy_notice_hash(n)) for n in PrivacyNotice.objects.all()}
+    number_changes = _number_changes()
     expected_sequence, previous_hash = 1, ""
     for record in records:
         reasons = [_chain_problem(record, expected_sequence, previous_hash)]
         if not reasons[0]:
-            if subscriber_pseudonym_of(subscriber=record.subscriber) != record.subscriber_pseudonym:
+            if _pseudonym_when(record, number_changes) != record.subscriber_pseudonym:
                 reasons.append("it was given by another number than its subscriber's")
             version, notice_hash = notice_hashes[record.notice_id]
             if notice_hash != record.notice_hash:
@@ -115,9 +140,10 @@ def consent_chain_breaks(records: Iterable[ConsentRecord]) -> Iterator[ChainBrea
 def consent_status_mismatches() -> Iterator[str]:
     """Subscribers whose status is not what their latest consent event (by the citizen's own
     time) says: subscribed after a grant, unsubscribed after a withdrawal or with no event."""
-    latest = ConsentRecord.objects.filter(subscriber=OuterRef("pk")).order_by(
-        "-occurred_at", "-sequence"
-    )
+    latest = ConsentRecord.objects.filter(
+        subscriber=OuterRef("pk"),
+        action__in=[ConsentRecord.Action.GRANTED, ConsentRecord.Action.WITHDRAWN],
+    ).order_by("-occurred_at", "-sequence")
     subscribed = Q(status__in=[Subscriber.Status.ACTIVE, Subscriber.Status.UNREACHABLE])
     granted = Q(latest_action=ConsentRecord.Action.GRANTED)
     withdrawn_or_none = Q(latest_action=ConsentRecord.Action.WITHDRAWN) | Q(

@@ -144,12 +144,17 @@ class ConsentRecord(models.Model):
     its content and the previous record's hash, in the order of `sequence`, so that an edit, a
     removal or a reordering behind the application's back is found by `manage.py
     verify_consent_log`; so is a change to the notice's text or to the subscriber's number, which
-    each record binds by hash. On PostgreSQL a trigger refuses UPDATE, DELETE and TRUNCATE.
+    each record binds by hash (a number the citizen changed is itself a record, `number_changed`,
+    binding the new one and naming the old one's pseudonym). On PostgreSQL a trigger refuses
+    UPDATE, DELETE and TRUNCATE.
     """
 
     class Action(models.TextChoices):
         GRANTED = "granted", _("granted")
         WITHDRAWN = "withdrawn", _("withdrawn")
+        # The citizen moved to a new number and their consent with them: not a consent event of
+        # its own, so a subscriber's state stays that of their latest grant or withdrawal.
+        NUMBER_CHANGED = "number_changed", _("number changed")
 
     class Channel(models.TextChoices):
         WHATSAPP = "whatsapp", _("WhatsApp")
@@ -213,6 +218,7 @@ class InboundMessage(models.Model):
         HELP = "help", _("help")
         OTHER = "other", _("other")
         IGNORED = "ignored", _("ignored")  # reactions, system notices: no reply at all
+        NUMBER_CHANGED = "number_changed", _("number changed")  # no reply either
 
     class Reply(models.TextChoices):
         NONE = "", _("no reply")

@@ -40,6 +40,19 @@ def one_way_notice_sent_since(
     return replies.filter(wa_user_id=wa_user_id).exists()
 
 
+def number_changed_since(*, phone: str | None, wa_user_id: str | None, since: datetime) -> bool:
+    """Whether the citizen at this address told WhatsApp they moved to a new number at or after
+    `since` (the notice comes from the number they left)."""
+    if not (phone or wa_user_id):
+        return False
+    changes = InboundMessage.objects.filter(
+        intent=InboundMessage.Intent.NUMBER_CHANGED, occurred_at__gte=since
+    )
+    if phone:
+        return changes.filter(phone=phone).exists()
+    return changes.filter(wa_user_id=wa_user_id).exists()
+
+
 def consent_daily_counts(*, action: str, since: datetime) -> dict[date, int]:
     """How many consent events of one action (granted: joins, withdrawn: leaves) happened on
     each local day since `since`, by the citizen's own time: one aggregate query."""

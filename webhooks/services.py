@@ -35,6 +35,17 @@ STATUS_BATCH_SECONDS = 0.25
 _REFUSED = (DataError, IntegrityError, ValueError, OverflowError)
 
 
+def webhook_ours(*, body: bytes, payload: object) -> tuple[bytes, object]:
+    """A verified webhook body and its decoded payload without what was addressed to another
+    number of the business account (`WHATSAPP_PHONE_NUMBER_ID`): such messages are never
+    answered, such statuses never stored nor applied. The body is re-encoded only when
+    something was left out."""
+    ours = gateway.addressed_to(payload, settings.WHATSAPP_PHONE_NUMBER_ID)
+    if ours is payload:
+        return body, payload
+    return json.dumps(ours, ensure_ascii=False).encode(), ours
+
+
 def webhook_receive(*, body: bytes, events: gateway.WebhookEvents) -> None:
     """Handle a verified, parsed webhook POST: messages one by one, statuses buffered.
 

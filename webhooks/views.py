@@ -13,7 +13,7 @@ from redis.exceptions import RedisError
 
 import gateway
 from subscribers.services.consent import NoCurrentPrivacyNotice
-from webhooks.services import webhook_receive
+from webhooks.services import webhook_ours, webhook_receive
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,7 @@ def whatsapp_webhook(request: HttpRequest) -> HttpResponse:
         payload = json.loads(body)
     except (ValueError, RecursionError):
         return _refuse(400, "Body is not valid JSON.")
+    body, payload = webhook_ours(body=body, payload=payload)
     too_large_for_statuses = len(body) > settings.WHATSAPP_STATUS_WEBHOOK_MAX_BYTES
     if too_large_for_statuses and gateway.carries_only_statuses(payload):
         # Not Meta's (a few KB), and the drain reads a thousand buffered bodies at a time.

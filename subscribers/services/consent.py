@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 import json
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
@@ -238,6 +238,119 @@ def _change_row(
     subscriber.save(update_fields=["keyword_at", "status", "subscribed_at", "unsubscribed_at"])
     logger.info("subscriber %s %s via %s", subscriber.pk, subscriber.status, channel)
     return Outcome.CHANGED
+
+
+def subscriber_number_change(
+    *,
+    phone: str | None,
+    wa_user_id: str | None,
+    new_phone: str,
+    new_user_id: str | None,
+    occurred_at: datetime,
+    evidence: dict,
+) -> Subscriber | None:
+    """The citizen told WhatsApp they moved from `phone` (or `wa_user_id`) to `new_phone`: their
+    subscription, its state and preferences, and their consent trail follow them, and no row
+    keeps the old number, which may soon be someone else's. Returns the row that now holds the
+    new number, or None when nobody we know had the old one.
+
+    The move is appended to the consent log (`number_changed`, channel WhatsApp, the message as
+    evidence with the old and new numbers' pseudonyms: the log binds each record to its
+    subscriber's number, and must still verify after it).
+
+    A row may already hold the new number: the citizen wrote a keyword from it before Meta's
+    notice reached us, or the number's previous owner did, long ago. Whichever row holds the
+    newer keyword stands at the new number (the citizen's latest word, as for out-of-order
+    keywords; on a tie, the row already there); the other is retired: a subscription on it is
+    withdrawn (recorded, the same evidence naming the row that stands) and its number
+    pseudonymised. Locks the rows involved, in id order.
+    """
+    with transaction.atomic():
+        found = selectors.subscriber_find(phone=phone, wa_user_id=wa_user_id)
+        if found is None or found.phone == new_phone:
+            return found
+        locked = list(
+            Subscriber.objects.select_for_update()
+            .filter(Q(pk=found.pk) | Q(phone=new_phone))
+            .order_by("pk")
+        )
+        subscriber = next(row for row in locked if row.pk == found.pk)
+        holder = next((row for row in locked if row.pk != found.pk), None)
+        if holder is not None:
+            if _newest_word(holder) >= _newest_word(subscriber):
+                _subscriber_retire(
+                    subscriber, moved_to=holder, occurred_at=occurred_at, evidence=evidence
+                )
+                return holder
+            _subscriber_retire(
+                holder, moved_to=subscriber, occurred_at=occurred_at, evidence=evidence
+            )
+        previous_pseudonym = subscriber_pseudonym_of(subscriber=subscriber)
+        subscriber.phone = new_phone
+        # A new number means a new business-scoped user id: the old one named the old number.
+        subscriber.wa_user_id = (
+            new_user_id
+            if new_user_id and not Subscriber.objects.filter(wa_user_id=new_user_id).exists()
+            else None
+        )
+        if subscriber.status == Subscriber.Status.UNREACHABLE:
+            # The failures were the old number's.
+            subscriber.status = Subscriber.Status.ACTIVE
+        subscriber.undeliverable_count = 0
+        subscriber.save(update_fields=["phone", "wa_user_id", "status", "undeliverable_count"])
+        _consent_append(
+            subscriber=subscriber,
+            action=ConsentRecord.Action.NUMBER_CHANGED,
+            channel=ConsentRecord.Channel.WHATSAPP,
+            occurred_at=occurred_at,
+            evidence={
+                **evidence,
+                "previous_pseudonym": previous_pseudonym,
+                "pseudonym": subscriber_pseudonym_of(subscriber=subscriber),
+            },
+            notice=_notice_last_accepted(subscriber),
+        )
+        logger.info("subscriber %s moved to a new number", subscriber.pk)
+        return subscriber
+
+
+def _newest_word(subscriber: Subscriber) -> datetime:
+    """When the row's citizen last decided with a keyword; the beginning of time if never."""
+    return subscriber.keyword_at or datetime.min.replace(tzinfo=UTC)
+
+
+def _notice_last_accepted(subscriber: Subscriber) -> PrivacyNotice | None:
+    """The notice of the subscriber's latest consent event; None (the current one) if none."""
+    latest = subscriber.consents.order_by("-sequence").select_related("notice").first()
+    return latest.notice if latest else None
+
+
+def _subscriber_retire(
+    subscriber: Subscriber, *, moved_to: Subscriber, occurred_at: datetime, evidence: dict
+) -> None:
+    """A row that no longer keeps its number, since `moved_to` holds it or its citizen: see
+    subscriber_number_change. Expects both rows locked."""
+    if subscriber.is_subscribed:
+        _consent_append(
+            subscriber=subscriber,
+            action=ConsentRecord.Action.WITHDRAWN,
+            channel=ConsentRecord.Channel.WHATSAPP,
+            # Never older than the citizen's newest keyword, whose state it replaces.
+            occurred_at=max(occurred_at, subscriber.keyword_at or occurred_at),
+            evidence={**evidence, "moved_to": moved_to.pk},
+            notice=_notice_last_accepted(subscriber),
+        )
+        subscriber.status = Subscriber.Status.UNSUBSCRIBED
+        subscriber.unsubscribed_at = occurred_at
+    # Its records bind the old number's pseudonym, which is what the row keeps.
+    subscriber.pseudonym = subscriber_pseudonym_of(subscriber=subscriber)
+    subscriber.phone = subscriber.wa_user_id = None
+    subscriber.save(update_fields=["status", "unsubscribed_at", "pseudonym", "phone", "wa_user_id"])
+    logger.info(
+        "subscriber %s retired at a change of number, subscriber %s stands",
+        subscriber.pk,
+        moved_to.pk,
+    )
 
 
 def privacy_notice_publish(*, version: str, title: str, body: str) -> PrivacyNotice:

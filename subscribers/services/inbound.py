@@ -19,7 +19,7 @@ from comune.celery import enqueue
 from subscribers import selectors
 from subscribers.keywords import DEFAULT_KEYWORDS, Intent, KeywordMatcher
 from subscribers.models import ConsentRecord, InboundMessage, Subscriber
-from subscribers.services.consent import Outcome, consent_change
+from subscribers.services.consent import Outcome, consent_change, subscriber_number_change
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +69,8 @@ def _matcher_for(configured: tuple[tuple[Intent, tuple[str, ...]], ...]) -> Keyw
 def _intent_of(message: gateway.InboundMessage) -> str:
     if message.kind == gateway.InboundKind.TEXT:
         return _KEYWORD_INTENTS[_keyword_matcher().match(message.text)]
+    if message.kind == gateway.InboundKind.NUMBER_CHANGED:
+        return InboundMessage.Intent.NUMBER_CHANGED
     if message.kind in (gateway.InboundKind.REACTION, gateway.InboundKind.SYSTEM):
         return InboundMessage.Intent.IGNORED
     return InboundMessage.Intent.OTHER
@@ -87,6 +89,12 @@ def inbound_message_receive(*, message: gateway.InboundMessage) -> InboundMessag
         InboundMessage.Intent.HELP,
     )
     with transaction.atomic():
+        if intent != InboundMessage.Intent.NUMBER_CHANGED and selectors.number_changed_since(
+            phone=message.phone, wa_user_id=message.user_id, since=message.timestamp
+        ):
+            # Written from a number its citizen has left since (Meta redelivered it late):
+            # the number may be someone else's now, and the citizen is at their new one.
+            intent, is_keyword = InboundMessage.Intent.IGNORED, False
         inbound, created = InboundMessage.objects.get_or_create(
             wamid=message.message_id,
             defaults={
@@ -103,6 +111,18 @@ def inbound_message_receive(*, message: gateway.InboundMessage) -> InboundMessag
             return None
 
         subscriber: Subscriber | None
+        if intent == InboundMessage.Intent.NUMBER_CHANGED and message.new_phone:
+            # WhatsApp's notice, not the citizen writing: no reply, their window as it was.
+            inbound.subscriber = subscriber_number_change(
+                phone=message.phone,
+                wa_user_id=message.user_id,
+                new_phone=message.new_phone,
+                new_user_id=message.new_user_id,
+                occurred_at=message.timestamp,
+                evidence={"message_id": message.message_id, "kind": "number_changed"},
+            )
+            inbound.save(update_fields=["subscriber"])
+            return inbound
         if intent in _KEYWORD_REPLIES:
             subscriber, outcome = consent_change(
                 subscribe=intent == InboundMessage.Intent.SUBSCRIBE,
@@ -169,6 +189,10 @@ def inbound_reply_send(*, inbound_message_id: int, final_attempt: bool = False) 
     inbound = InboundMessage.objects.filter(pk=inbound_message_id).first()
     if inbound is None or not inbound.reply or inbound.reply_wamid or inbound.reply_error:
         return
+    if selectors.number_changed_since(
+        phone=inbound.phone, wa_user_id=inbound.wa_user_id, since=inbound.occurred_at
+    ):
+        return  # its citizen left that number before the reply could go: nothing goes to it
     message = gateway.TextMessage(
         to=inbound.address,
         body=reply_text(reply=inbound.reply),

@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from gateway.parsing import e164, parse_webhook
+from gateway.parsing import addressed_to, e164, parse_webhook
 from gateway.types import InboundKind, StatusError
 from tests.gateway.conftest import FIXTURES, load_fixture
 
@@ -89,9 +89,58 @@ def test_unsupported_type_is_other():
 
 def test_number_change_gives_the_new_number():
     message = only_message("inbound_system_number_changed.json")
-    assert (message.kind, message.wa_type) == (InboundKind.SYSTEM, "system")
+    assert (message.kind, message.wa_type) == (InboundKind.NUMBER_CHANGED, "system")
     assert message.phone == "+393331234567"
     assert message.new_phone == "+393331112223"
+    assert (message.user_id, message.new_user_id, message.text) == (None, None, None)
+
+
+def test_number_change_gives_the_old_and_new_user_ids():
+    # Since business-scoped user ids, a new number means a new id: both come with the notice.
+    message = only_message("inbound_system_number_changed_user_ids.json")
+    assert message.kind == InboundKind.NUMBER_CHANGED
+    assert (message.phone, message.user_id) == ("+393331234567", "IT.1502576394655843")
+    assert (message.new_phone, message.new_user_id) == ("+393339876543", "IT.1502981273645510")
+
+
+def _system_payload(system: dict, **message) -> dict:
+    payload = load_fixture("inbound_system_number_changed.json")
+    raw = payload["entry"][0]["changes"][0]["value"]["messages"][0]
+    raw["system"] = system
+    raw.update(message)
+    return payload
+
+
+def test_the_old_user_id_may_come_from_the_notice_alone():
+    payload = _system_payload(
+        {"type": "user_changed_number", "wa_id": "393339876543", "previous_user_id": "IT.7"}
+    )
+    [message] = parse_webhook(payload).messages
+    assert (message.user_id, message.new_phone) == ("IT.7", "+393339876543")
+
+
+def test_a_number_change_in_older_versions_shapes():
+    payload = _system_payload({"type": "customer_changed_number", "new_wa_id": "393339876543"})
+    [message] = parse_webhook(payload).messages
+    assert (message.kind, message.new_phone) == (InboundKind.NUMBER_CHANGED, "+393339876543")
+
+
+@pytest.mark.parametrize(
+    "system",
+    [
+        {"type": "user_changed_user_id", "user_id": "IT.8", "previous_user_id": "IT.7"},
+        {"type": "user_changed_number", "wa_id": "not a number"},
+        {"type": "user_changed_number"},
+        {"type": "customer_identity_changed", "identity": "abc", "wa_id": "393339876543"},
+    ],
+)
+def test_other_system_notices_move_nobody(system):
+    [message] = parse_webhook(_system_payload(system)).messages
+    assert (message.kind, message.new_phone, message.new_user_id) == (
+        InboundKind.SYSTEM,
+        None,
+        None,
+    )
 
 
 def test_a_batch_gives_every_change_in_order():
@@ -312,3 +361,54 @@ def test_an_error_code_outside_32_bits_is_no_code():
 
     assert status.errors[0].code is None
     assert status.errors[0].title == "Message undeliverable \ufffd"
+
+
+# --- Only our number ---------------------------------------------------------------------------
+
+OTHER_NUMBER_ID = "108812345678901"  # the fixtures' other number of the same business account
+
+
+@pytest.mark.parametrize("name", ["inbound_text_other_number.json", "status_other_number.json"])
+def test_a_body_for_another_number_keeps_nothing(name):
+    payload = load_fixture(name)
+    ours = addressed_to(payload, OUR_NUMBER_ID)
+    events = parse_webhook(ours)
+    assert (events.messages, events.statuses, events.errors) == ([], [], [])
+    # The other number's own service would read it all.
+    assert addressed_to(payload, OTHER_NUMBER_ID) is payload
+
+
+def test_a_body_for_our_number_is_kept_as_it_is():
+    payload = load_fixture("status_sent_delivered_read.json")
+    assert addressed_to(payload, OUR_NUMBER_ID) is payload
+
+
+def test_without_a_number_to_compare_with_everything_is_kept():
+    payload = load_fixture("inbound_text_other_number.json")
+    assert addressed_to(payload, "") is payload
+
+
+def test_a_mixed_body_keeps_only_our_changes_in_order():
+    ours = load_fixture("inbound_text_iscrivimi.json")
+    theirs = load_fixture("inbound_text_other_number.json")
+    status = load_fixture("status_sent_delivered_read.json")
+    payload = ours
+    payload["entry"][0]["changes"] = [
+        theirs["entry"][0]["changes"][0],
+        *ours["entry"][0]["changes"],
+        {"field": "message_template_status_update", "value": {"event": "APPROVED"}},
+    ]
+    payload["entry"].append(status["entry"][0])
+    events = parse_webhook(addressed_to(payload, OUR_NUMBER_ID))
+    assert [m.message_id for m in events.messages] == [
+        "wamid.HBgMMzkzMzMxMjM0NTY3FQIAEhggQTE2RjBFQjk2"
+    ]
+    assert len(events.statuses) == 3
+    kept = addressed_to(payload, OUR_NUMBER_ID)["entry"][0]["changes"]
+    # A change that names no number (the account's own notices) is not another number's.
+    assert [change["field"] for change in kept] == ["messages", "message_template_status_update"]
+
+
+@pytest.mark.parametrize("payload", [None, [], "x", {"entry": "x"}, {"entry": [1, {"changes": 2}]}])
+def test_filtering_what_is_not_a_webhook_never_raises(payload):
+    assert addressed_to(payload, OUR_NUMBER_ID) == payload

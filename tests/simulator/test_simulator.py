@@ -10,6 +10,7 @@ from django.contrib.auth.models import User
 import gateway
 from simulator.backend import SimulatorBackend
 from simulator.models import ChatMessage
+from subscribers.models import Subscriber
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -143,3 +144,14 @@ def test_in_development_the_simulator_backend_is_the_default():
     )
 
     assert result.stdout.strip() == "simulator.backend.SimulatorBackend", result.stderr
+
+
+@pytest.mark.django_db
+def test_the_simulator_writes_to_the_configured_number(
+    staff_client, privacy_notice, simulator_gateway, settings
+):
+    # A number id set in development (copied from production's .env) must not silence it.
+    settings.WHATSAPP_PHONE_NUMBER_ID = "106540352242922"
+    staff_client.post("/simulator/", {"phone": "333 123 4567", "text": "Iscrivimi"})
+
+    assert Subscriber.objects.get(phone="+393331234567").is_subscribed

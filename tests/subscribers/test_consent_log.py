@@ -236,6 +236,71 @@ def test_a_pseudonymised_citizen_still_verifies(log):
     assert "Consent log intact: 4 records" in verify()
 
 
+def _move(old: str, new: str, *, minutes: int, user_id: str | None = None) -> None:
+    consent.subscriber_number_change(
+        phone=old,
+        wa_user_id=None,
+        new_phone=new,
+        new_user_id=user_id,
+        occurred_at=T0 + timedelta(hours=2, minutes=minutes),
+        evidence={"message_id": f"wamid.moved.{minutes}", "kind": "number_changed"},
+    )
+
+
+def test_a_citizen_who_changed_number_twice_still_verifies(log):
+    _move("+393332222222", "+393334444444", minutes=0)
+    _move("+393334444444", "+393335555555", minutes=1)
+
+    assert "Consent log intact: 6 records" in verify()
+    moved = Subscriber.objects.get(phone="+393335555555")
+    assert list(moved.consents.order_by("sequence").values_list("action", flat=True)) == [
+        "granted",
+        "number_changed",
+        "number_changed",
+    ]
+
+
+def test_a_moved_citizen_then_pseudonymised_still_verifies(log):
+    _move("+393332222222", "+393334444444", minutes=0)
+    consent.subscriber_unsubscribe(
+        phone="+393334444444",
+        occurred_at=T0 + timedelta(hours=3),
+        channel=ConsentRecord.Channel.WHATSAPP,
+        evidence={"message_id": "wamid.bye2", "text": "Cancellami"},
+    )
+    subscriber_pseudonymise(subscriber=Subscriber.objects.get(phone="+393334444444"))
+
+    # Unsubscribed after its latest withdrawal: the number's change is no consent event.
+    assert "Consent log intact: 6 records" in verify()
+
+
+def test_a_moved_citizen_s_number_changed_behind_the_application_s_back_is_caught(log):
+    _move("+393332222222", "+393334444444", minutes=0)
+    moved = Subscriber.objects.get(phone="+393334444444")
+    _raw("UPDATE subscribers_subscriber SET phone = '+393339999999' WHERE id = %s", [moved.pk])
+
+    with pytest.raises(CommandError) as broken:
+        verify()
+
+    # The move's record binds the new number; those before it, the old one, which still holds.
+    [change] = moved.consents.filter(action="number_changed")
+    assert str(broken.value).count("another number than its subscriber's") == 1
+    assert f"Consent record {change.pk} (sequence {change.sequence})" in str(broken.value)
+
+
+def test_a_forged_number_change_is_caught(postgres, log):
+    """Whoever could rewrite the old number's pseudonym in the move's evidence (to hide whose
+    consent it was) breaks the record's hash."""
+    _move("+393332222222", "+393334444444", minutes=0)
+    _behind_the_triggers_back(
+        "UPDATE subscribers_consentrecord SET evidence = jsonb_set(evidence::jsonb, "
+        "'{previous_pseudonym}', '\"forged\"')::json WHERE action = 'number_changed'"
+    )
+
+    with pytest.raises(CommandError, match="its content was altered"):
+        verify()
+
+
 # --- The anchor: the chain's head, signed, kept outside the database -------------------------
 
 

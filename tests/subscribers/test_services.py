@@ -158,3 +158,90 @@ def test_an_unreachable_subscriber_writing_again_is_active(privacy_notice):
 
     assert Subscriber.objects.get().status == Subscriber.Status.ACTIVE
     assert ConsentRecord.objects.count() == 1
+
+
+# --- The citizen's new number -----------------------------------------------------------------
+
+NEW_PHONE = "+393339876543"
+
+
+def number_changed(*, at, phone=PHONE, user_id=None, new_user_id=None, wamid="wamid.moved"):
+    message = gateway.InboundMessage(
+        message_id=wamid,
+        timestamp=at,
+        kind=gateway.InboundKind.NUMBER_CHANGED,
+        wa_type="system",
+        phone=phone,
+        user_id=user_id,
+        new_phone=NEW_PHONE,
+        new_user_id=new_user_id,
+    )
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return inbound.inbound_message_receive(message=message)
+
+
+def test_preferences_follow_the_citizen_and_the_old_number_s_failures_do_not(
+    privacy_notice, whatsapp_outbox
+):
+    receive("Iscrivimi")
+    stopped = T0 + timedelta(hours=1)
+    # The old number had stopped answering; the citizen had asked WhatsApp to stop business
+    # messages (Meta's 131050), a choice of theirs, not of the number's.
+    Subscriber.objects.update(
+        status=Subscriber.Status.UNREACHABLE, undeliverable_count=3, messages_stopped_at=stopped
+    )
+    whatsapp_outbox.clear()
+    number_changed(at=T0 + timedelta(days=1))
+
+    moved = Subscriber.objects.get()
+    assert (moved.phone, moved.status, moved.undeliverable_count) == (NEW_PHONE, "active", 0)
+    assert moved.messages_stopped_at == stopped
+    assert moved.last_inbound_at == T0  # WhatsApp's notice is not the citizen writing
+    assert whatsapp_outbox == []
+
+
+def test_an_unsubscribed_citizen_s_trail_follows_them_too(privacy_notice):
+    receive("Iscrivimi")
+    receive("Cancellami", at=T0 + timedelta(minutes=5))
+    number_changed(at=T0 + timedelta(days=1))
+
+    moved = Subscriber.objects.get()
+    assert (moved.phone, moved.status) == (NEW_PHONE, "unsubscribed")
+    assert list(moved.consents.order_by("sequence").values_list("action", flat=True)) == [
+        "granted",
+        "withdrawn",
+        "number_changed",
+    ]
+    # A keyword older than their Cancellami is still stale at the new number: the time of
+    # their newest keyword moved with them.
+    receive("Iscrivimi", at=T0 + timedelta(minutes=1), phone=NEW_PHONE, wamid="wamid.stale")
+    assert Subscriber.objects.get().status == "unsubscribed"
+
+
+def test_a_citizen_known_only_by_user_id_moves_to_the_new_number(privacy_notice):
+    receive("Iscrivimi", phone=None, user_id="IT.1234567890")
+    number_changed(at=T0 + timedelta(days=1), phone=None, user_id="IT.1234567890")
+
+    moved = Subscriber.objects.get()
+    assert (moved.phone, moved.wa_user_id, moved.status) == (NEW_PHONE, None, "active")
+
+
+def test_a_reply_earned_before_the_move_is_not_sent_to_the_old_number(
+    privacy_notice, whatsapp_outbox
+):
+    message = gateway.InboundMessage(
+        message_id="wamid.join",
+        timestamp=T0,
+        kind=gateway.InboundKind.TEXT,
+        wa_type="text",
+        phone=PHONE,
+        text="Iscrivimi",
+    )
+    with TestCase.captureOnCommitCallbacks() as reply_task:
+        inbound.inbound_message_receive(message=message)
+    number_changed(at=T0 + timedelta(seconds=5))
+    for callback in reply_task:  # the reply's task runs only now, after the move
+        callback()
+
+    assert whatsapp_outbox == []
+    assert Subscriber.objects.get().phone == NEW_PHONE

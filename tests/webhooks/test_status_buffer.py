@@ -18,7 +18,7 @@ from broadcasts.models import Delivery
 from broadcasts.services.statuses import deliveries_apply_statuses
 from gateway.testing import status_update, statuses_value, webhook_body
 from subscribers.models import Subscriber
-from tests.conftest import text_payload
+from tests.conftest import load_payload, text_payload
 from webhooks import services as webhook_services
 from webhooks import status_buffer
 from webhooks import tasks as webhook_tasks
@@ -641,3 +641,77 @@ def test_a_status_body_past_the_status_cap_is_left_to_django_unbuffered(
     assert post(app, payload)[0] == 418  # the view answers it: 413 (test_edge.py)
     assert django_app.bodies == [payload]
     assert pending(buffer, settings) == 0
+
+
+# --- Only our number --------------------------------------------------------------------------
+
+OUR_NUMBER_ID = "106540352242922"
+OTHER_NUMBER_ID = "108812345678901"  # the library's number, in the same business account
+
+
+def other_number_statuses(deliveries) -> dict:
+    """Meta's status webhook for another number of the business account (the stored fixture),
+    naming the wamids of our own deliveries: only the number tells them apart."""
+    payload = load_payload("status_other_number")
+    template = payload["entry"][0]["changes"][0]["value"]["statuses"][0]
+    payload["entry"][0]["changes"][0]["value"]["statuses"] = [
+        {**template, "id": d.wamid, "status": "read"} for d in deliveries
+    ]
+    return payload
+
+
+@pytest.fixture
+def our_number(settings):
+    settings.WHATSAPP_PHONE_NUMBER_ID = OUR_NUMBER_ID
+
+
+def test_the_fast_path_neither_stores_nor_applies_statuses_for_another_number(
+    buffer, app, django_app, sent, our_number, caplog
+):
+    caplog.set_level("DEBUG", logger="gateway.parsing")
+    payload = body(other_number_statuses(sent))
+
+    # Left to Django, whose view answers 200 with nothing to do (test below).
+    assert post(app, payload) == (418, b"django")
+    assert StatusWebhook.objects.count() == 0
+    assert statuses(sent) == ["sent"] * 3
+    assert [r.levelname for r in caplog.records if "another phone number" in r.message] == ["DEBUG"]
+
+
+def test_the_view_answers_200_and_neither_stores_nor_applies_them(
+    buffer, sent, post_webhook, our_number, monkeypatch
+):
+    stored = []
+    monkeypatch.setattr(status_buffer, "push", lambda *bodies: stored.extend(bodies))
+
+    assert post_webhook(other_number_statuses(sent)).status_code == 200
+    assert stored == []
+    assert statuses(sent) == ["sent"] * 3
+
+
+def test_without_a_buffer_statuses_for_another_number_are_not_applied(
+    sent, post_webhook, our_number
+):
+    assert post_webhook(other_number_statuses(sent)).status_code == 200
+    assert statuses(sent) == ["sent"] * 3
+
+
+def test_a_body_for_both_numbers_is_stored_without_the_other_s_statuses(
+    buffer, app, django_app, sent, our_number, monkeypatch
+):
+    monkeypatch.setattr(webhook_tasks.statuses_apply_buffered, "apply_async", lambda *a, **kw: None)
+    payload = statuses_payload(sent[:1], "delivered")
+    payload["entry"][0]["changes"] += other_number_statuses(sent)["entry"][0]["changes"]
+
+    assert post(app, body(payload)) == (200, b"")
+    [stored] = StatusWebhook.objects.all()
+    assert OTHER_NUMBER_ID not in bytes(stored.body).decode()
+    webhook_tasks.statuses_apply_buffered()
+    assert statuses(sent) == ["delivered", "sent", "sent"]
+
+
+def test_with_no_number_configured_every_status_is_ours(buffer, app, sent, settings):
+    # The console and the simulator name no number of their own: nothing is filtered.
+    settings.WHATSAPP_PHONE_NUMBER_ID = ""
+    assert post(app, body(other_number_statuses(sent))) == (200, b"")
+    assert statuses(sent) == ["read"] * 3

@@ -1,6 +1,7 @@
 """The webhook as Meta and as an attacker meet it."""
 
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -236,8 +237,9 @@ def test_no_generated_message_makes_a_500(post_webhook, privacy_notice, text, se
 def test_a_keyword_costs_a_bounded_number_of_queries(
     post_webhook, privacy_notice, django_assert_max_num_queries
 ):
-    # 20: one of them asks whether the sender was erased since (their tombstone).
-    with django_assert_max_num_queries(20):
+    # 21: one of them asks whether the sender was erased since (their tombstone), one whether
+    # they left that number since (WhatsApp's notice of their new one).
+    with django_assert_max_num_queries(21):
         post_webhook(text_payload("Iscrivimi", at=datetime.now(UTC) - timedelta(seconds=1)))
 
 
@@ -255,3 +257,34 @@ def test_keywords_are_configurable(post_webhook, privacy_notice, settings):
     settings.KEYWORDS_SUBSCRIBE = ["Aderisco"]
     post_webhook(text_payload("aderisco!", wamid="wamid.custom"))
     assert Subscriber.objects.get().status == Subscriber.Status.ACTIVE
+
+
+# --- Only our number --------------------------------------------------------------------------
+
+
+def test_a_keyword_to_another_number_of_the_account_is_ignored_never_answered(
+    post_webhook, privacy_notice, whatsapp_outbox, settings, caplog, run_on_commit
+):
+    # The library's number shares the comune's business account: Meta sends us its traffic.
+    settings.WHATSAPP_PHONE_NUMBER_ID = "106540352242922"
+    caplog.set_level("DEBUG")
+    with run_on_commit():
+        response = post_webhook(as_just_sent(load_payload("inbound_text_other_number")))
+
+    assert response.status_code == 200
+    assert (InboundMessage.objects.count(), Subscriber.objects.count()) == (0, 0)
+    assert whatsapp_outbox == []
+    ignored = [r for r in caplog.records if "another phone number" in r.getMessage()]
+    assert [r.levelname for r in ignored] == ["DEBUG"]
+    assert not [r for r in caplog.records if r.levelno >= logging.INFO]
+
+
+def test_the_same_keyword_to_our_number_is_answered(
+    post_webhook, privacy_notice, whatsapp_outbox, settings, run_on_commit
+):
+    settings.WHATSAPP_PHONE_NUMBER_ID = "108812345678901"  # now the library's is ours
+    with run_on_commit():
+        post_webhook(as_just_sent(load_payload("inbound_text_other_number")))
+
+    assert Subscriber.objects.get().status == Subscriber.Status.ACTIVE
+    assert [reply.to for reply in whatsapp_outbox] == [PHONE]
