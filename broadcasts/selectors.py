@@ -2,8 +2,9 @@
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
+from dateutil import rrule
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db.models import (
@@ -26,7 +27,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 import gateway
-from broadcasts.models import Broadcast, BroadcastEvent, Delivery, MessageTemplate
+from broadcasts.models import (
+    Broadcast,
+    BroadcastEvent,
+    BroadcastSeries,
+    Delivery,
+    MessageTemplate,
+)
 from subscribers.models import Subscriber
 
 
@@ -314,3 +321,56 @@ def recipient_rows_visible(*, user: User) -> bool:
     return user.has_perm("broadcasts.approve_broadcast") or (
         settings.BROADCAST_REPORT_ROWS_FOR_EDITORS and user.has_perm("broadcasts.view_broadcast")
     )
+
+
+# --- Recurring broadcasts ---------------------------------------------------------------------
+
+
+def _local_naive(moment: datetime) -> datetime:
+    return timezone.localtime(moment).replace(tzinfo=None)
+
+
+def series_rule(series: BroadcastSeries) -> rrule.rrule:
+    """The series' recurrence as a dateutil rule over local wall-clock times, so that "every
+    Monday at 08:00" stays at 08:00 across the change to and from summer time. A monthly
+    one on the 31st skips the months without one (RFC 5545); "the same weekday" counts which
+    one of the month it is (the first Tuesday), the fifth becoming the last."""
+    start = _local_naive(series.starts_at)
+    Frequency = BroadcastSeries.Frequency
+    options: dict = {}
+    if series.frequency == Frequency.DAILY:
+        freq = rrule.DAILY
+    elif series.frequency == Frequency.WEEKLY:
+        freq = rrule.WEEKLY
+    else:
+        freq = rrule.MONTHLY
+        if series.frequency == Frequency.MONTHLY_WEEKDAY:
+            nth = (start.day - 1) // 7 + 1
+            options["byweekday"] = rrule.weekday(start.weekday(), nth if nth < 5 else -1)
+    until = datetime.combine(series.ends_on, time.max) if series.ends_on else None
+    return rrule.rrule(freq, dtstart=start, interval=series.interval, until=until, **options)
+
+
+def series_occurrences_between(
+    *, series: BroadcastSeries, after: datetime, before: datetime
+) -> list[datetime]:
+    """The series' occurrence times in [after, before], aware, in order."""
+    if before < after:
+        return []
+    local = series_rule(series).between(_local_naive(after), _local_naive(before), inc=True)
+    return [timezone.make_aware(moment) for moment in local]
+
+
+def series_next_occurrences(
+    *, series: BroadcastSeries, now: datetime, limit: int
+) -> list[datetime]:
+    """The next `limit` times of the series from `now` (the series' page shows them)."""
+    upcoming = []
+    for moment in series_rule(series).xafter(_local_naive(now), count=limit, inc=True):
+        upcoming.append(timezone.make_aware(moment))
+    return upcoming
+
+
+def series_due_for_occurrences() -> QuerySet[BroadcastSeries]:
+    """Approved series, whose occurrences the scheduler makes."""
+    return BroadcastSeries.objects.filter(status=BroadcastSeries.Status.APPROVED).order_by("id")

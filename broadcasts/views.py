@@ -28,8 +28,8 @@ from django.utils.translation import gettext
 
 from broadcasts import lifecycle, selectors
 from broadcasts.forms import ApproveForm, AudienceForm, NoteForm, PauseForm, TestSendForm
-from broadcasts.models import Broadcast, MessageTemplate
-from broadcasts.services.authoring import TestSendRefused
+from broadcasts.models import Broadcast, BroadcastSeries, MessageTemplate
+from broadcasts.services.authoring import TestSendRefused, broadcast_duplicate
 from broadcasts.services.authoring import broadcast_send_test as send_test
 from comune.spreadsheets import spreadsheet_cell
 from gateway import GatewayConfigurationError
@@ -354,3 +354,122 @@ def broadcast_send_test(
 
 def change_url(broadcast: Broadcast) -> str:
     return reverse("admin:broadcasts_broadcast_change", args=[broadcast.pk])
+
+
+def may_duplicate(user: User) -> bool:
+    return user.has_perm("broadcasts.add_broadcast")
+
+
+def broadcast_duplicate_view(request: HttpRequest, broadcast: Broadcast) -> HttpResponseRedirect:
+    """Make a new draft from `broadcast` (POST) and open it."""
+    if not may_duplicate(staff_user(request)):
+        messages.error(request, gettext("You may not write broadcasts."))
+        return HttpResponseRedirect(change_url(broadcast))
+    copy = broadcast_duplicate(broadcast=broadcast, actor=staff_user(request))
+    messages.success(
+        request, gettext("Copy made: a new draft. Change what you need, then submit it.")
+    )
+    return HttpResponseRedirect(change_url(copy))
+
+
+# --- Recurring broadcasts ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SeriesButton:
+    """A recurring broadcast's step as a button on its page (broadcasts.lifecycle's
+    SERIES_TRANSITIONS says when it applies and who may press it)."""
+
+    name: str
+    run: Callable[[HttpRequest, BroadcastSeries, forms.Form | None], str]
+    form_class: type[forms.Form] | None = None
+    danger: bool = False
+
+    @property
+    def label(self) -> str:
+        return str(lifecycle.SERIES_TRANSITIONS[self.name].label)
+
+
+def _series_submit(request: HttpRequest, series: BroadcastSeries, form: forms.Form | None) -> str:
+    lifecycle.series_submit(series=series, actor=staff_user(request))
+    return gettext("Submitted for approval.")
+
+
+def _series_withdraw(request: HttpRequest, series: BroadcastSeries, form: forms.Form | None) -> str:
+    lifecycle.series_withdraw(series=series, actor=staff_user(request))
+    return gettext("Withdrawn: it is a draft again. Change it, then submit it again.")
+
+
+def _series_approve(request: HttpRequest, series: BroadcastSeries, form: forms.Form | None) -> str:
+    lifecycle.series_approve(series=series, actor=staff_user(request), audience=_audience(form))
+    return gettext(
+        "Approved: each occurrence is made a day ahead, with this text, and shows in the calendar."
+    )
+
+
+def _series_reject(request: HttpRequest, series: BroadcastSeries, form: forms.Form | None) -> str:
+    note = form.cleaned_data["note"] if form else ""
+    lifecycle.series_reject(series=series, actor=staff_user(request), note=note)
+    return gettext("Returned to draft.")
+
+
+def _series_reopen(request: HttpRequest, series: BroadcastSeries, form: forms.Form | None) -> str:
+    lifecycle.series_reopen(series=series, actor=staff_user(request))
+    return gettext(
+        "It is a draft again: no occurrence is made until it is approved again. Occurrences "
+        "already made keep the approved text."
+    )
+
+
+def _series_end(request: HttpRequest, series: BroadcastSeries, form: forms.Form | None) -> str:
+    lifecycle.series_end(series=series, actor=staff_user(request))
+    return gettext("Ended: no more occurrences will be made.")
+
+
+SERIES_BUTTONS: dict[str, SeriesButton] = {
+    button.name: button
+    for button in [
+        SeriesButton("submit", _series_submit),
+        SeriesButton("withdraw", _series_withdraw),
+        SeriesButton("approve", _series_approve, form_class=AudienceForm),
+        SeriesButton("reject", _series_reject, form_class=NoteForm),
+        SeriesButton("reopen", _series_reopen),
+        SeriesButton("end", _series_end, danger=True),
+    ]
+}
+
+
+def series_buttons_for(user: User, series: BroadcastSeries) -> list[SeriesButton]:
+    steps = lifecycle.series_steps_for(user, series)
+    return [button for name, button in SERIES_BUTTONS.items() if name in steps]
+
+
+def series_change_url(series: BroadcastSeries) -> str:
+    return reverse("admin:broadcasts_broadcastseries_change", args=[series.pk])
+
+
+def series_step(request: HttpRequest, series: BroadcastSeries, step: str) -> HttpResponseRedirect:
+    """Take one of a recurring broadcast's steps (POST) and report the outcome as a message."""
+    button = SERIES_BUTTONS.get(step)
+    if button is None:
+        raise Http404
+    redirect_to = series_change_url(series)
+    refused = lifecycle.series_refusal(staff_user(request), step, series)
+    if refused:
+        messages.error(request, refused)
+        return HttpResponseRedirect(redirect_to)
+    form = None
+    if button.form_class is not None:
+        form = button.form_class(request.POST)
+        if not form.is_valid():
+            for errors in form.errors.values():
+                for error in errors:
+                    messages.error(request, error)  # type: ignore[arg-type]
+            return HttpResponseRedirect(redirect_to)
+    try:
+        success = button.run(request, series, form)
+    except lifecycle.TransitionNotAllowed as refusal:
+        messages.error(request, str(refusal))
+    else:
+        messages.success(request, success)
+    return HttpResponseRedirect(redirect_to)
