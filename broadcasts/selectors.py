@@ -31,6 +31,7 @@ from broadcasts.models import (
     Broadcast,
     BroadcastEvent,
     BroadcastSeries,
+    BroadcastSeriesEvent,
     Delivery,
     MessageTemplate,
 )
@@ -374,3 +375,24 @@ def series_next_occurrences(
 def series_due_for_occurrences() -> QuerySet[BroadcastSeries]:
     """Approved series, whose occurrences the scheduler makes."""
     return BroadcastSeries.objects.filter(status=BroadcastSeries.Status.APPROVED).order_by("id")
+
+
+def series_awaiting_approval_by(*, user: User) -> QuerySet[BroadcastSeries]:
+    """Recurring broadcasts waiting for `user`'s approval: submitted, neither written nor
+    changed by them (four eyes; all of them when BROADCAST_FOUR_EYES is off), the longest
+    waiting first. Empty for someone who may not approve."""
+    if not user.has_perm("broadcasts.approve_broadcast"):
+        return BroadcastSeries.objects.none()
+    waiting = BroadcastSeries.objects.filter(status=BroadcastSeries.Status.AWAITING_APPROVAL)
+    if settings.BROADCAST_FOUR_EYES:
+        edited = BroadcastSeriesEvent.objects.filter(
+            series=OuterRef("pk"), action=BroadcastEvent.Action.EDITED, actor=user
+        )
+        waiting = waiting.exclude(created_by=user).exclude(Exists(edited))
+    return (
+        waiting.select_related("created_by")
+        .annotate(
+            submitted_at=Max("events__at", filter=Q(events__action=BroadcastEvent.Action.SUBMITTED))
+        )
+        .order_by("submitted_at", "id")
+    )

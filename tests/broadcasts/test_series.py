@@ -284,3 +284,19 @@ def test_the_series_form_refuses_an_emergency(client):
     assert response.status_code == 200
     assert "category" in response.context["adminform"].form.errors
     assert not BroadcastSeries.objects.exists()
+
+
+def test_a_submitted_series_waits_for_the_approvers_who_did_not_write_it(client, editor, approver):
+    draft = waste_collection(editor, title="Raccolta del vetro")
+    lifecycle.series_submit(series=draft, actor=editor)
+    assert list(selectors.series_awaiting_approval_by(user=approver)) == [draft]
+    assert list(selectors.series_awaiting_approval_by(user=editor)) == []  # may not approve
+
+    client.force_login(approver)
+    page = client.get(reverse("admin:index")).content.decode()
+    box = page.split('id="dashboard-waiting-title"')[1].split("</section>")[0]
+    assert "Raccolta del vetro" in box
+    assert reverse("admin:broadcasts_broadcastseries_change", args=[draft.pk]) in box
+
+    own = lifecycle.series_submit(series=waste_collection(approver), actor=approver)
+    assert own not in selectors.series_awaiting_approval_by(user=approver)  # four eyes
