@@ -25,6 +25,7 @@ from django.http.response import HttpResponseBase
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -34,6 +35,7 @@ from broadcasts.forms import (
     ApproveForm,
     BroadcastForm,
     BroadcastSeriesForm,
+    RescheduleForm,
     StaffTestNumberForm,
     TestSendForm,
 )
@@ -93,6 +95,7 @@ class BroadcastAdmin(admin.ModelAdmin):
     search_fields = ["title"]
     date_hierarchy = "created_at"
     change_form_template = "admin/broadcasts/broadcast/change_form.html"
+    change_list_template = "admin/broadcasts/broadcast/change_list.html"
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     class Media:
@@ -306,7 +309,11 @@ class BroadcastAdmin(admin.ModelAdmin):
     def _button_form(self, button: views.LifecycleButton, obj: Broadcast):
         if button.form_class is None:
             return None
-        initial = {"scheduled_at": obj.scheduled_at} if button.form_class is ApproveForm else {}
+        initial = (
+            {"scheduled_at": obj.scheduled_at}
+            if button.form_class in (ApproveForm, RescheduleForm)
+            else {}
+        )
         return button.form_class(initial=initial, auto_id=f"id_{button.name}_%s")
 
     def _url(self, name: str, obj: Broadcast, *args: str) -> str:
@@ -320,6 +327,7 @@ class BroadcastAdmin(admin.ModelAdmin):
 
         return [
             path("reach/", wrap(self.reach_view), name="broadcasts_broadcast_reach"),
+            path("calendar/", wrap(self.calendar_view), name="broadcasts_broadcast_calendar"),
             path(
                 "<path:object_id>/lifecycle/<slug:action>/",
                 wrap(self.lifecycle_view),
@@ -360,7 +368,13 @@ class BroadcastAdmin(admin.ModelAdmin):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         obj = self._get_viewable(request, object_id)
-        return views.broadcast_lifecycle(request, obj, action, views.change_url(obj))
+        # The calendar's buttons come back to the calendar's page they were pressed on.
+        back = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(
+            back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            back = views.change_url(obj)
+        return views.broadcast_lifecycle(request, obj, action, back)
 
     def duplicate_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         if request.method != "POST":
@@ -376,6 +390,12 @@ class BroadcastAdmin(admin.ModelAdmin):
             "title": gettext("Send a test"),
         }
         return views.broadcast_send_test(request, obj, context, views.change_url(obj))
+
+    def calendar_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        context = {**self.admin_site.each_context(request), "opts": self.opts}
+        return views.broadcast_calendar(request, context)
 
     def reach_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_view_permission(request):

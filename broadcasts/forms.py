@@ -319,6 +319,38 @@ class ApproveForm(AudienceForm):
         return scheduled_at
 
 
+class RescheduleForm(forms.Form):
+    scheduled_at = forms.DateTimeField(
+        label=_("new time"),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["scheduled_at"].help_text = _scheduled_help("").strip()
+
+    def clean_scheduled_at(self):
+        scheduled_at = self.cleaned_data["scheduled_at"]
+        if scheduled_at <= timezone.now():
+            raise forms.ValidationError(gettext("This time is in the past."))
+        return scheduled_at
+
+
+class CalendarForm(forms.Form):
+    """Which page of the calendar: a month or a week, around a day (today by default)."""
+
+    MONTH, WEEK = "month", "week"
+
+    view = forms.ChoiceField(choices=[(MONTH, _("month")), (WEEK, _("week"))], required=False)
+    date = forms.DateField(required=False, input_formats=["%Y-%m-%d"])
+
+    def clean_view(self) -> str:
+        return self.cleaned_data.get("view") or self.MONTH
+
+    def clean_date(self):
+        return self.cleaned_data.get("date") or timezone.localdate()
+
+
 class NoteForm(forms.Form):
     note = forms.CharField(label=_("note"), max_length=500, required=False)
 

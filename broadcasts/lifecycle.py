@@ -151,6 +151,24 @@ TRANSITIONS: dict[str, Transition] = {
     "cancel": Transition(
         gettext_lazy("Cancel"), UNFINISHED, Status.CANCELLED, Action.CANCELLED, APPROVE_PERMISSION
     ),
+    # From the calendar (or the broadcast's page): an approved broadcast not started yet moves
+    # to another time, or goes now; the approval stays, the quiet hours still apply.
+    "reschedule": Transition(
+        gettext_lazy("Reschedule"),
+        (Status.APPROVED,),
+        "",
+        Action.RESCHEDULED,
+        APPROVE_PERMISSION,
+        tells=AUTHOR,
+    ),
+    "send_now": Transition(
+        gettext_lazy("Send now"),
+        (Status.APPROVED,),
+        "",
+        Action.SENT_NOW,
+        APPROVE_PERMISSION,
+        tells=AUTHOR,
+    ),
     "start": Transition(
         gettext_lazy("Start sending"), (Status.APPROVED,), Status.SENDING, Action.STARTED, None
     ),
@@ -447,6 +465,49 @@ def _scheduled_note(scheduled_at: datetime | None) -> str:
     if scheduled_at is None:
         return ""
     return _("to send at %s") % timezone.localtime(scheduled_at).strftime("%d/%m/%Y %H:%M")
+
+
+def _when(moment: datetime | None) -> str:
+    return (
+        timezone.localtime(moment).strftime("%d/%m/%Y %H:%M")
+        if moment
+        else _("as soon as possible")
+    )
+
+
+def broadcast_reschedule(*, broadcast: Broadcast, actor: User, scheduled_at: datetime) -> Broadcast:
+    """Move an approved broadcast that has not started to `scheduled_at` (in the future), by
+    someone who may approve; recorded with the time it had. Its approval stands: the content is
+    the same. A time within the quiet hours waits for their end, as at approval."""
+    past = scheduled_at <= timezone.now()
+    rescheduled = _take(
+        "reschedule",
+        broadcast,
+        actor,
+        note=_("from %(old)s to %(new)s")
+        % {"old": _when(broadcast.scheduled_at), "new": _when(scheduled_at)},
+        objection=_("This time is in the past.") if past else None,
+        scheduled_at=scheduled_at,
+    )
+    transaction.on_commit(_dispatch_soon)
+    return rescheduled
+
+
+def broadcast_send_now(*, broadcast: Broadcast, actor: User) -> Broadcast:
+    """An approved broadcast goes now instead of at its time, by someone who may approve;
+    recorded with the time it had. Outside quiet hours it starts within seconds; within them,
+    as any broadcast but an emergency, when they end."""
+    sent_now = _take(
+        "send_now",
+        broadcast,
+        actor,
+        note=_("it was to go at %(old)s") % {"old": _when(broadcast.scheduled_at)}
+        if broadcast.scheduled_at
+        else "",
+        scheduled_at=None,
+    )
+    transaction.on_commit(_dispatch_soon)
+    return sent_now
 
 
 def broadcast_pause(*, broadcast: Broadcast, actor: User, reason: str = "") -> Broadcast:

@@ -336,6 +336,9 @@ class BroadcastEvent(models.Model):
         # A recurring broadcast's own steps (BroadcastSeriesEvent).
         REOPENED = "reopened to be changed", _("reopened to be changed (approval withdrawn)")
         ENDED = "ended", _("ended")
+        # The calendar's steps on an approved broadcast (the old time in the note).
+        RESCHEDULED = "rescheduled", _("rescheduled")
+        SENT_NOW = "sent now", _("sent now instead of at its time")
 
     broadcast = models.ForeignKey(Broadcast, on_delete=models.CASCADE, related_name="events")
     action = models.CharField(_("action"), max_length=32, choices=Action.choices)

@@ -2,7 +2,7 @@
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from dateutil import rrule
 from django.conf import settings
@@ -396,3 +396,110 @@ def series_awaiting_approval_by(*, user: User) -> QuerySet[BroadcastSeries]:
         )
         .order_by("submitted_at", "id")
     )
+
+
+# --- The calendar -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CalendarEntry:
+    """One broadcast in the calendar, at the time it starts (or started), or a recurring
+    broadcast's occurrence still to be made (`broadcast` None, `series` set)."""
+
+    at: datetime
+    title: str
+    status: str  # a Broadcast.Status value, or "planned"
+    status_label: str
+    broadcast: Broadcast | None = None
+    series: BroadcastSeries | None = None
+    held_by_quiet_hours: bool = False  # an approved one whose time falls in them
+
+    @property
+    def is_emergency(self) -> bool:
+        return self.broadcast is not None and self.broadcast.is_emergency
+
+
+PLANNED = "planned"
+# How far the quiet hours may push a start: an approved broadcast due this long before a page's
+# first day may start within it.
+_QUIET_HOURS_REACH = timedelta(days=1)
+
+
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def calendar_entries(*, first_day: date, last_day: date, now: datetime) -> list[CalendarEntry]:
+    """What is scheduled and what went out from `first_day` to `last_day` (local days), in time
+        order: approved broadcasts at the time they will start (the quiet hours' end, if they fall
+        within them), started ones at the time they started, and the occurrences approved recurring
+        broadcasts will make from now on. Two queries, and one per approved recurring broadcast,
+    whatever the number of days."""
+    start, end = _day_start(first_day), _day_start(last_day + timedelta(days=1))
+    Status = Broadcast.Status
+    entries: list[CalendarEntry] = []
+    approved = (
+        Broadcast.objects.filter(status=Status.APPROVED)
+        .annotate(due=Coalesce("scheduled_at", "approved_at"))
+        .filter(due__gte=start - _QUIET_HOURS_REACH, due__lt=end)
+        .select_related("series")
+    )
+    for broadcast in approved:
+        scheduled = max(broadcast.scheduled_at or now, now)
+        at = broadcast_sending_starts_at(broadcast=broadcast, now=now)
+        if start <= at < end:
+            entries.append(
+                CalendarEntry(
+                    at=at,
+                    title=broadcast.title,
+                    status=broadcast.status,
+                    status_label=broadcast.get_status_display(),
+                    broadcast=broadcast,
+                    series=broadcast.series,
+                    held_by_quiet_hours=at > scheduled,
+                )
+            )
+    started = Broadcast.objects.filter(
+        started_at__gte=start, started_at__lt=end, started_at__isnull=False
+    ).select_related("series")
+    for went in started:
+        assert went.started_at is not None  # noqa: S101 - filtered above
+        entries.append(
+            CalendarEntry(
+                at=went.started_at,
+                title=went.title,
+                status=went.status,
+                status_label=went.get_status_display(),
+                broadcast=went,
+                series=went.series,
+            )
+        )
+    entries.extend(_planned_occurrences(start=max(start, now), end=end))
+    return sorted(entries, key=lambda entry: (entry.at, entry.title))
+
+
+def _planned_occurrences(*, start: datetime, end: datetime) -> list[CalendarEntry]:
+    """Occurrences approved series will make in [start, end) that are not broadcasts yet."""
+    if end <= start:
+        return []
+    planned = []
+    for series in series_due_for_occurrences():
+        made = set(
+            series.occurrences.filter(occurrence_at__gte=start, occurrence_at__lt=end).values_list(
+                "occurrence_at", flat=True
+            )
+        )
+        for moment in series_occurrences_between(
+            series=series, after=start, before=end - timedelta(microseconds=1)
+        ):
+            if moment not in made and (series.approved_at is None or moment > series.approved_at):
+                planned.append(
+                    CalendarEntry(
+                        at=moment,
+                        title=series.title,
+                        status=PLANNED,
+                        status_label=_("planned (recurring)"),
+                        series=series,
+                    )
+                )
+    return planned

@@ -4,10 +4,14 @@ each lifecycle button calls exactly one service."""
 
 from __future__ import annotations
 
+import calendar
 import csv
+from collections import defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 from math import ceil
+from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
@@ -27,7 +31,15 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from broadcasts import lifecycle, selectors
-from broadcasts.forms import ApproveForm, AudienceForm, NoteForm, PauseForm, TestSendForm
+from broadcasts.forms import (
+    ApproveForm,
+    AudienceForm,
+    CalendarForm,
+    NoteForm,
+    PauseForm,
+    RescheduleForm,
+    TestSendForm,
+)
 from broadcasts.models import Broadcast, BroadcastSeries, MessageTemplate
 from broadcasts.services.authoring import TestSendRefused, broadcast_duplicate
 from broadcasts.services.authoring import broadcast_send_test as send_test
@@ -120,6 +132,42 @@ def _approve(request: HttpRequest, broadcast: Broadcast, form: forms.Form | None
     return gettext("Approved: sending starts now.")
 
 
+def _start_message(broadcast: Broadcast, done: str) -> str:
+    """`done`, and when sending will start: held back by the quiet hours, it says until when."""
+    now = timezone.now()
+    starts_at = selectors.broadcast_sending_starts_at(broadcast=broadcast, now=now)
+    if starts_at > max(broadcast.scheduled_at or now, now):
+        return gettext(
+            "%(done)s These are quiet hours (%(quiet)s): sending will start %(when)s."
+        ) % {
+            "done": done,
+            "quiet": selectors.quiet_hours_label(),
+            "when": selectors.start_phrase(starts_at, now=now),
+        }
+    if starts_at > now:
+        return gettext("%(done)s Sending will start %(when)s.") % {
+            "done": done,
+            "when": selectors.start_phrase(starts_at, now=now),
+        }
+    return gettext("%(done)s Sending starts now.") % {"done": done}
+
+
+def _reschedule(request: HttpRequest, broadcast: Broadcast, form: forms.Form | None) -> str:
+    scheduled_at = form.cleaned_data["scheduled_at"] if form else None
+    if scheduled_at is None:  # the form requires it
+        raise lifecycle.TransitionNotAllowed(gettext("Choose the new time."))
+    moved = lifecycle.broadcast_reschedule(
+        broadcast=broadcast, actor=staff_user(request), scheduled_at=scheduled_at
+    )
+    return _start_message(moved, gettext("Rescheduled."))
+
+
+def _send_now(request: HttpRequest, broadcast: Broadcast, form: forms.Form | None) -> str:
+    sent = lifecycle.broadcast_send_now(broadcast=broadcast, actor=staff_user(request))
+    _warn_messaging_limit(request)
+    return _start_message(sent, gettext("Sent now instead of at its time."))
+
+
 def _reject(request: HttpRequest, broadcast: Broadcast, form: forms.Form | None) -> str:
     note = form.cleaned_data["note"] if form else ""
     lifecycle.broadcast_reject(broadcast=broadcast, actor=staff_user(request), note=note)
@@ -168,6 +216,8 @@ BUTTONS: dict[str, LifecycleButton] = {
         LifecycleButton("approve", _approve, form_class=ApproveForm),
         LifecycleButton("emergency", _emergency, form_class=AudienceForm, danger=True),
         LifecycleButton("confirm", _confirm),
+        LifecycleButton("reschedule", _reschedule, form_class=RescheduleForm),
+        LifecycleButton("send_now", _send_now),
         LifecycleButton("reject", _reject, form_class=NoteForm),
         LifecycleButton("pause", _pause, form_class=PauseForm),
         LifecycleButton("resume", _resume),
@@ -473,3 +523,96 @@ def series_step(request: HttpRequest, series: BroadcastSeries, step: str) -> Htt
     else:
         messages.success(request, success)
     return HttpResponseRedirect(redirect_to)
+
+
+# --- The calendar -----------------------------------------------------------------------------
+
+
+@dataclass
+class CalendarDay:
+    day: date
+    in_period: bool  # a month's page shows the days of its first and last weeks around it
+    is_today: bool
+    entries: list[selectors.CalendarEntry] = field(default_factory=list)
+
+
+def calendar_url(view: str, day: date) -> str:
+    query = urlencode({"view": view, "date": day.isoformat()})
+    return f"{reverse('admin:broadcasts_broadcast_calendar')}?{query}"
+
+
+def _month_bounds(day: date) -> tuple[date, date, date, date]:
+    """The month of `day`: its first and last days, and the Monday and Sunday around them."""
+    first = day.replace(day=1)
+    last = day.replace(day=calendar.monthrange(day.year, day.month)[1])
+    return (
+        first,
+        last,
+        first - timedelta(days=first.weekday()),
+        last + timedelta(6 - last.weekday()),
+    )
+
+
+def broadcast_calendar(request: HttpRequest, context: dict) -> HttpResponse:
+    """The calendar of scheduled and sent broadcasts, a month or a week (`?view=week&date=
+    2026-12-03`), with links to the previous and next one; an approver gets the approved ones'
+    reschedule and send-now buttons, which bring them back here. A bad date is a 400 saying so."""
+    form = CalendarForm(request.GET)
+    if not form.is_valid():
+        context = {**context, "form_errors": form.errors, "title": gettext("Calendar")}
+        return TemplateResponse(
+            request, "admin/broadcasts/broadcast/calendar.html", context, status=400
+        )
+    view, day = form.cleaned_data["view"], form.cleaned_data["date"]
+    today = timezone.localdate()
+    if view == CalendarForm.WEEK:
+        first = day - timedelta(days=day.weekday())
+        shown_first, last = first, first + timedelta(days=6)
+        shown_last = last
+        previous, following = first - timedelta(days=7), first + timedelta(days=7)
+    else:
+        first, last, shown_first, shown_last = _month_bounds(day)
+        previous = (first - timedelta(days=1)).replace(day=1)
+        following = last + timedelta(days=1)
+    by_day: dict[date, list[selectors.CalendarEntry]] = defaultdict(list)
+    for entry in selectors.calendar_entries(
+        first_day=shown_first, last_day=shown_last, now=timezone.now()
+    ):
+        by_day[timezone.localtime(entry.at).date()].append(entry)
+    shown = [
+        shown_first + timedelta(days=offset)
+        for offset in range((shown_last - shown_first).days + 1)
+    ]
+    days = [
+        CalendarDay(
+            day=moment,
+            in_period=first <= moment <= last,
+            is_today=moment == today,
+            entries=by_day[moment],
+        )
+        for moment in shown
+    ]
+    user = staff_user(request)
+    here = calendar_url(view, day)
+    may_move = user.has_perm(lifecycle.APPROVE_PERMISSION)
+    context = {
+        **context,
+        "title": gettext("Calendar"),
+        "view": view,
+        "day": day,
+        "first_day": first,
+        "last_day": last,
+        "weeks": [days[i : i + 7] for i in range(0, len(days), 7)],
+        "days": days,
+        "has_entries": any(day.entries for day in days if day.in_period),
+        "weekdays": [shown_first + timedelta(days=i) for i in range(7)],
+        "previous_url": calendar_url(view, previous),
+        "next_url": calendar_url(view, following),
+        "today_url": calendar_url(view, today),
+        "month_url": calendar_url(CalendarForm.MONTH, day),
+        "week_url": calendar_url(CalendarForm.WEEK, day),
+        "here": here,
+        "may_move": may_move,
+        "quiet_hours": selectors.quiet_hours_label(),
+    }
+    return TemplateResponse(request, "admin/broadcasts/broadcast/calendar.html", context)
