@@ -137,9 +137,16 @@ def _start_message(broadcast: Broadcast, done: str) -> str:
     now = timezone.now()
     starts_at = selectors.broadcast_sending_starts_at(broadcast=broadcast, now=now)
     if starts_at > max(broadcast.scheduled_at or now, now):
-        return gettext(
-            "%(done)s These are quiet hours (%(quiet)s): sending will start %(when)s."
-        ) % {
+        if broadcast.scheduled_at and broadcast.scheduled_at > now:
+            held = gettext(
+                "%(done)s The time chosen falls in the quiet hours (%(quiet)s): sending will "
+                "start %(when)s."
+            )
+        else:
+            held = gettext(
+                "%(done)s These are quiet hours (%(quiet)s): sending will start %(when)s."
+            )
+        return held % {
             "done": done,
             "quiet": selectors.quiet_hours_label(),
             "when": selectors.start_phrase(starts_at, now=now),

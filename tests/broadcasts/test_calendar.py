@@ -282,3 +282,25 @@ def test_the_author_is_told_of_the_new_time(editor, approver, next_week, run_on_
         (["editor@comune.example"], "Nuovo orario: Mercato")
     ]
     assert "16:00" in mailoutbox[0].body
+
+
+def test_a_new_time_in_the_quiet_hours_says_when_it_will_start(
+    client, editor, approver, next_week, settings
+):
+    broadcast = scheduled(editor, approver, local(next_week, 10))
+    settings.BROADCAST_QUIET_HOURS = (time(21, 0), time(8, 0))
+    client.force_login(approver)
+
+    response = client.post(
+        action_url(broadcast, "reschedule"), {"scheduled_at": f"{next_week}T22:30"}, follow=True
+    )
+
+    assert shown_messages(response) == [
+        (
+            "success",
+            "Rescheduled. The time chosen falls in the quiet hours (21:00–08:00): sending will "
+            f"start at 08:00 on {next_week + timedelta(days=1):%d/%m/%Y}.",
+        )
+    ]
+    broadcast.refresh_from_db()
+    assert broadcast.scheduled_at == local(next_week, 22, 30)  # the time chosen, recorded
