@@ -7,8 +7,8 @@ from datetime import datetime, time, timedelta
 from django.utils import timezone
 
 from broadcasts import lifecycle
-from broadcasts.models import Broadcast
-from broadcasts.services import authoring
+from broadcasts.models import Broadcast, BroadcastSeries
+from broadcasts.services import authoring, series
 from tests.browser.conftest import PASSWORD, PHONE_VIEWPORT
 
 APPROVER = ("view_broadcast", "add_broadcast", "change_broadcast", "approve_broadcast")
@@ -75,3 +75,33 @@ def test_an_approver_uses_the_calendar_on_a_phone(new_page, staff_user, axe, scr
     assert "Spostata." in phone.content()
     broadcast.refresh_from_db()
     assert timezone.localtime(broadcast.scheduled_at).time() == time(16, 0)
+
+
+def test_a_recurring_broadcast_page_on_a_phone(new_page, staff_user, axe, screenshot):
+    series_permissions = ("add_broadcastseries", "change_broadcastseries", "view_broadcastseries")
+    editor = staff_user(
+        "redattore", "view_broadcast", "add_broadcast", "change_broadcast", *series_permissions
+    )
+    approver = staff_user("approvatore", *APPROVER, *series_permissions)
+    weekly = series.series_create(
+        author=editor,
+        title="Raccolta della carta",
+        body="Domani mattina si raccoglie la *carta*.",
+        category=Broadcast.Category.PUBLIC_UTILITY,
+        frequency=BroadcastSeries.Frequency.WEEKLY,
+        starts_at=timezone.now() + timedelta(days=2),
+    )
+    lifecycle.series_submit(series=weekly, actor=editor)
+
+    phone = new_page(locale="it-IT", viewport=PHONE_VIEWPORT)
+    log_in_italian(phone, approver.username)
+    phone.goto(f"/admin/broadcasts/broadcastseries/{weekly.pk}/change/")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE_VIEWPORT["width"]
+    screenshot(phone, "series-awaiting-approval-phone")
+    axe(phone)
+    phone.get_by_role("button", name="Approva la serie").click()
+    phone.wait_for_load_state()
+    assert "Prossimi invii" in phone.content()
+    axe(phone)
+    weekly.refresh_from_db()
+    assert weekly.status == BroadcastSeries.Status.APPROVED
