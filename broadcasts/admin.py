@@ -25,14 +25,23 @@ from django.http.response import HttpResponseBase
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from broadcasts import lifecycle, selectors, views
-from broadcasts.forms import ApproveForm, BroadcastForm, StaffTestNumberForm, TestSendForm
-from broadcasts.models import Broadcast, MessageTemplate, StaffTestNumber
+from broadcasts.forms import (
+    ApproveForm,
+    BroadcastForm,
+    BroadcastSeriesForm,
+    RescheduleForm,
+    StaffTestNumberForm,
+    TestSendForm,
+)
+from broadcasts.models import Broadcast, BroadcastSeries, MessageTemplate, StaffTestNumber
 from broadcasts.services.authoring import broadcast_create, broadcast_update_draft
+from broadcasts.services.series import SeriesRefused, series_create, series_update_draft
 from gateway.formatting import (
     TEMPLATE_PARAMETER_MAX_LENGTH,
     TEXT_BODY_MAX_LENGTH,
@@ -86,6 +95,7 @@ class BroadcastAdmin(admin.ModelAdmin):
     search_fields = ["title"]
     date_hierarchy = "created_at"
     change_form_template = "admin/broadcasts/broadcast/change_form.html"
+    change_list_template = "admin/broadcasts/broadcast/change_list.html"
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     class Media:
@@ -247,6 +257,10 @@ class BroadcastAdmin(admin.ModelAdmin):
             ],
             "progress_url": self._url("progress", obj),
         }
+        if views.may_duplicate(user):
+            context["duplicate_url"] = self._url("duplicate", obj)
+        if obj.series is not None:
+            context["series_url"] = views.series_change_url(obj.series)
         context.update(self._timing_context(obj))
         rows_visible = selectors.recipient_rows_visible(user=user)
         if rows_visible:
@@ -295,7 +309,11 @@ class BroadcastAdmin(admin.ModelAdmin):
     def _button_form(self, button: views.LifecycleButton, obj: Broadcast):
         if button.form_class is None:
             return None
-        initial = {"scheduled_at": obj.scheduled_at} if button.form_class is ApproveForm else {}
+        initial = (
+            {"scheduled_at": obj.scheduled_at}
+            if button.form_class in (ApproveForm, RescheduleForm)
+            else {}
+        )
         return button.form_class(initial=initial, auto_id=f"id_{button.name}_%s")
 
     def _url(self, name: str, obj: Broadcast, *args: str) -> str:
@@ -309,10 +327,16 @@ class BroadcastAdmin(admin.ModelAdmin):
 
         return [
             path("reach/", wrap(self.reach_view), name="broadcasts_broadcast_reach"),
+            path("calendar/", wrap(self.calendar_view), name="broadcasts_broadcast_calendar"),
             path(
                 "<path:object_id>/lifecycle/<slug:action>/",
                 wrap(self.lifecycle_view),
                 name="broadcasts_broadcast_lifecycle",
+            ),
+            path(
+                "<path:object_id>/duplicate/",
+                wrap(self.duplicate_view),
+                name="broadcasts_broadcast_duplicate",
             ),
             path(
                 "<path:object_id>/send-test/",
@@ -344,7 +368,18 @@ class BroadcastAdmin(admin.ModelAdmin):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         obj = self._get_viewable(request, object_id)
-        return views.broadcast_lifecycle(request, obj, action, views.change_url(obj))
+        # The calendar's buttons come back to the calendar's page they were pressed on.
+        back = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(
+            back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            back = views.change_url(obj)
+        return views.broadcast_lifecycle(request, obj, action, back)
+
+    def duplicate_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        return views.broadcast_duplicate_view(request, self._get_viewable(request, object_id))
 
     def send_test_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         obj = self._get_viewable(request, object_id)
@@ -355,6 +390,12 @@ class BroadcastAdmin(admin.ModelAdmin):
             "title": gettext("Send a test"),
         }
         return views.broadcast_send_test(request, obj, context, views.change_url(obj))
+
+    def calendar_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        context = {**self.admin_site.each_context(request), "opts": self.opts}
+        return views.broadcast_calendar(request, context)
 
     def reach_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_view_permission(request):
@@ -369,6 +410,162 @@ class BroadcastAdmin(admin.ModelAdmin):
         if not selectors.recipient_rows_visible(user=staff_user(request)):
             raise PermissionDenied
         return views.broadcast_delivery_report(request, broadcast)
+
+
+SERIES_EDITABLE_FIELDS = BroadcastSeriesForm.Meta.fields
+SERIES_LIFECYCLE_FIELDS = ["status", "created_by", "created_at", "approved_by", "approved_at"]
+NEXT_OCCURRENCES_SHOWN = 5
+
+
+@admin.register(BroadcastSeries)
+class BroadcastSeriesAdmin(admin.ModelAdmin):
+    """Recurring broadcasts: written as a draft, approved once, then locked; each occurrence
+    becomes a broadcast of its own (broadcasts.services.series)."""
+
+    form = BroadcastSeriesForm
+    list_display = ["title", "category", "frequency", "starts_at", "ends_on", "status"]
+    list_filter = ["status", "category", "frequency"]
+    list_select_related = ["created_by"]
+    search_fields = ["title"]
+    change_form_template = "admin/broadcasts/broadcastseries/change_form.html"
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    class Media:
+        css = {"all": ["broadcasts/broadcasts.css"]}
+        js = ["broadcasts/preview.js", "broadcasts/status.js"]
+
+    def _is_draft(self, obj: BroadcastSeries | None) -> bool:
+        return obj is None or obj.status == BroadcastSeries.Status.DRAFT
+
+    def get_fieldsets(self, request: HttpRequest, obj: BroadcastSeries | None = None) -> list:
+        template_title = _("Template (outside the citizen's 24-hour window)")
+        content = ["title", "body" if self._is_draft(obj) else "message_preview", "category"]
+        fieldsets = [
+            (None, {"fields": content}),
+            (template_title, {"fields": ["template", "template_parameters"]}),
+            (None, {"fields": ["media_url", "is_public"]}),
+            (_("When"), {"fields": ["frequency", "interval", "starts_at", "ends_on"]}),
+        ]
+        if obj is not None:
+            fieldsets.append((_("Status"), {"fields": SERIES_LIFECYCLE_FIELDS}))
+        return fieldsets
+
+    def get_readonly_fields(self, request: HttpRequest, obj: BroadcastSeries | None = None) -> list:
+        if obj is None:
+            return []
+        if self._is_draft(obj):
+            return SERIES_LIFECYCLE_FIELDS
+        return [*SERIES_EDITABLE_FIELDS, "message_preview", *SERIES_LIFECYCLE_FIELDS]
+
+    @admin.display(description=_("text"))
+    def message_preview(self, obj: BroadcastSeries) -> SafeString | str:
+        return _bubble(whatsapp_to_html(obj.body)) if obj.body else "—"
+
+    def has_delete_permission(
+        self, request: HttpRequest, obj: BroadcastSeries | None = None
+    ) -> bool:
+        return (
+            super().has_delete_permission(request, obj)
+            and self._is_draft(obj)
+            and (obj is None or not obj.occurrences.exists())
+        )
+
+    def get_actions(self, request: HttpRequest) -> dict:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def save_model(self, request: HttpRequest, obj: BroadcastSeries, form, change: bool) -> None:
+        values = {name: getattr(obj, name) for name in SERIES_EDITABLE_FIELDS}
+        try:
+            if not change:
+                created = series_create(author=staff_user(request), **values)
+                obj.pk, obj.created_by, obj.created_at = (
+                    created.pk,
+                    created.created_by,
+                    created.created_at,
+                )
+                obj._state.adding, obj._state.db = False, created._state.db
+                return
+            changed = {name: values[name] for name in form.changed_data if name in values}
+            if not series_update_draft(series=obj, actor=staff_user(request), changes=changed):
+                messages.warning(
+                    request,
+                    gettext("The series is no longer a draft: your changes were not saved."),
+                )
+        except SeriesRefused as refused:  # the form refuses it first; a crafted POST lands here
+            raise PermissionDenied(str(refused)) from refused
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict | None = None,
+    ) -> HttpResponse:
+        obj = self.get_object(request, unquote(object_id)) if object_id else None
+        if obj is not None and not self._is_draft(obj) and request.method == "POST":
+            messages.error(request, gettext("Only a draft can be changed."))
+            return HttpResponseRedirect(views.series_change_url(obj))
+        context = dict(extra_context or {})
+        if obj is not None:
+            context.update(self._series_context(request, obj))
+        return super().changeform_view(request, object_id, form_url, context)
+
+    def _series_context(self, request: HttpRequest, obj: BroadcastSeries) -> dict:
+        user = staff_user(request)
+        context: dict[str, Any] = {
+            "series_actions": [
+                {
+                    "action": button,
+                    "url": reverse(
+                        "admin:broadcasts_broadcastseries_step", args=[obj.pk, button.name]
+                    ),
+                    "form": button.form_class(auto_id=f"id_{button.name}_%s")
+                    if button.form_class
+                    else None,
+                }
+                for button in views.series_buttons_for(user, obj)
+            ],
+            "events": [
+                {"label": event.get_action_display(), "event": event}
+                for event in obj.events.select_related("actor")
+            ],
+            "occurrences": obj.occurrences.order_by("-occurrence_at")[:20],
+            "next_occurrences": selectors.series_next_occurrences(
+                series=obj, now=timezone.now(), limit=NEXT_OCCURRENCES_SHOWN
+            ),
+            "quiet_hours": selectors.quiet_hours_label(),
+        }
+        if obj.status == BroadcastSeries.Status.AWAITING_APPROVAL:
+            hint = lifecycle.series_refusal(user, "approve", obj)
+            if hint and user.has_perm(lifecycle.APPROVE_PERMISSION):
+                context["approval_hint"] = hint
+        if not self._is_draft(obj):
+            context.update(
+                show_save=False, show_save_and_continue=False, show_save_and_add_another=False
+            )
+        return context
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "<path:object_id>/step/<slug:action>/",
+                self.admin_site.admin_view(self.step_view),
+                name="broadcasts_broadcastseries_step",
+            ),
+            *super().get_urls(),
+        ]
+
+    def step_view(self, request: HttpRequest, object_id: str, action: str) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            raise Http404(gettext("No such recurring broadcast."))
+        if not self.has_view_permission(request, obj):
+            raise PermissionDenied
+        return views.series_step(request, obj, action)
 
 
 @admin.register(MessageTemplate)

@@ -12,7 +12,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from broadcasts.models import Broadcast, StaffTestNumber
+from broadcasts.models import Broadcast, BroadcastSeries, StaffTestNumber
 from broadcasts.selectors import quiet_hours_label
 from gateway.formatting import (
     TEMPLATE_PARAMETER_MAX_LENGTH,
@@ -226,6 +226,58 @@ class BroadcastForm(forms.ModelForm):
         return cleaned
 
 
+class BroadcastSeriesForm(BroadcastForm):
+    """A recurring broadcast: the broadcast's content and checks, and when it repeats."""
+
+    class Meta:
+        model = BroadcastSeries
+        formfield_callback = _formfield
+        fields = [
+            "title",
+            "body",
+            "category",
+            "template",
+            "template_parameters",
+            "media_url",
+            "is_public",
+            "frequency",
+            "interval",
+            "starts_at",
+            "ends_on",
+        ]
+        widgets = {"body": WhatsAppPreviewTextarea}
+        help_texts = {
+            "body": BroadcastForm.Meta.help_texts["body"],
+            "template": BroadcastForm.Meta.help_texts["template"],
+            "category": _("An emergency is never a recurring broadcast: send it when it happens."),
+            "ends_on": _("Empty: until the series is ended."),
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "starts_at" in self.fields:
+            self.fields["starts_at"].help_text = _scheduled_help(
+                gettext("The day and time of the first one; the others follow at the same time.")
+            )
+
+    def clean_starts_at(self):
+        starts_at = self.cleaned_data.get("starts_at")
+        if (
+            starts_at is not None
+            and starts_at < timezone.now()
+            and "starts_at" in self.changed_data
+        ):
+            raise forms.ValidationError(gettext("This time is in the past."))
+        return starts_at
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        starts_at, ends_on = cleaned.get("starts_at"), cleaned.get("ends_on")
+        if starts_at and ends_on and ends_on < timezone.localtime(starts_at).date():
+            self.add_error("ends_on", gettext("The last day comes before the first sending."))
+        return cleaned
+
+
 def _scheduled_help(text: str) -> str:
     """A "send at" field's help, with the quiet hours when there are some."""
     quiet = quiet_hours_label()
@@ -271,6 +323,38 @@ class ApproveForm(AudienceForm):
         if scheduled_at is not None and scheduled_at < timezone.now():
             raise forms.ValidationError(gettext("This time is in the past."))
         return scheduled_at
+
+
+class RescheduleForm(forms.Form):
+    scheduled_at = forms.DateTimeField(
+        label=_("new time"),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["scheduled_at"].help_text = _scheduled_help("").strip()
+
+    def clean_scheduled_at(self):
+        scheduled_at = self.cleaned_data["scheduled_at"]
+        if scheduled_at <= timezone.now():
+            raise forms.ValidationError(gettext("This time is in the past."))
+        return scheduled_at
+
+
+class CalendarForm(forms.Form):
+    """Which page of the calendar: a month or a week, around a day (today by default)."""
+
+    MONTH, WEEK = "month", "week"
+
+    view = forms.ChoiceField(choices=[(MONTH, _("month")), (WEEK, _("week"))], required=False)
+    date = forms.DateField(required=False, input_formats=["%Y-%m-%d"])
+
+    def clean_view(self) -> str:
+        return self.cleaned_data.get("view") or self.MONTH
+
+    def clean_date(self):
+        return self.cleaned_data.get("date") or timezone.localdate()
 
 
 class NoteForm(forms.Form):

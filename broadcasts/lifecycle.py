@@ -11,6 +11,9 @@ while the content is what was submitted (its fingerprint). Sending an emergency 
 permission of its own (the mayor, civil protection), only for the emergency category, and every
 other approver is told at once and confirms it afterwards.
 
+A recurring broadcast has a table of its own (`SERIES_TRANSITIONS`, at the end): approved once
+under the same four-eyes rule, then locked; its occurrences are made approved by the system.
+
 Who is told of a step is in the table too (`tells`): the approvers of a submission, the author
 of the rest that concern them. The e-mails go after the commit, through a task
 (`broadcasts.services.notifications`).
@@ -24,14 +27,20 @@ from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from broadcasts import selectors
-from broadcasts.models import Broadcast, BroadcastEvent, Delivery
+from broadcasts.models import (
+    Broadcast,
+    BroadcastEvent,
+    BroadcastSeries,
+    BroadcastSeriesEvent,
+    Delivery,
+)
 from comune.celery import broadcast_queue, enqueue
 
 Status = Broadcast.Status
@@ -142,6 +151,24 @@ TRANSITIONS: dict[str, Transition] = {
     "cancel": Transition(
         gettext_lazy("Cancel"), UNFINISHED, Status.CANCELLED, Action.CANCELLED, APPROVE_PERMISSION
     ),
+    # From the calendar (or the broadcast's page): an approved broadcast not started yet moves
+    # to another time, or goes now; the approval stays, the quiet hours still apply.
+    "reschedule": Transition(
+        gettext_lazy("Reschedule"),
+        (Status.APPROVED,),
+        "",
+        Action.RESCHEDULED,
+        APPROVE_PERMISSION,
+        tells=AUTHOR,
+    ),
+    "send_now": Transition(
+        gettext_lazy("Send now"),
+        (Status.APPROVED,),
+        "",
+        Action.SENT_NOW,
+        APPROVE_PERMISSION,
+        tells=AUTHOR,
+    ),
     "start": Transition(
         gettext_lazy("Start sending"), (Status.APPROVED,), Status.SENDING, Action.STARTED, None
     ),
@@ -178,9 +205,17 @@ def _may_take(actor: User, name: str, broadcast: Broadcast) -> bool:
 
 
 def contributors(broadcast: Broadcast) -> set[int]:
-    """Who wrote or changed the content: the author and everyone who edited it."""
+    """Who wrote or changed the content: the author and everyone who edited it, and, for a copy,
+    whoever wrote what it copies (a recurring broadcast's occurrence: the series' writers)."""
     edited = broadcast.events.filter(action=Action.EDITED, actor__isnull=False)
-    return {broadcast.created_by_id, *edited.values_list("actor_id", flat=True)}
+    writers = {broadcast.created_by_id, *edited.values_list("actor_id", flat=True)}
+    if broadcast.duplicated_from_id is not None:
+        source = Broadcast.objects.filter(pk=broadcast.duplicated_from_id).first()
+        if source is not None:
+            writers |= contributors(source)
+    if broadcast.series is not None:
+        writers |= series_contributors(broadcast.series)
+    return writers
 
 
 def four_eyes_refusal(actor: User, broadcast: Broadcast) -> str | None:
@@ -432,6 +467,49 @@ def _scheduled_note(scheduled_at: datetime | None) -> str:
     return _("to send at %s") % timezone.localtime(scheduled_at).strftime("%d/%m/%Y %H:%M")
 
 
+def _when(moment: datetime | None) -> str:
+    return (
+        timezone.localtime(moment).strftime("%d/%m/%Y %H:%M")
+        if moment
+        else _("as soon as possible")
+    )
+
+
+def broadcast_reschedule(*, broadcast: Broadcast, actor: User, scheduled_at: datetime) -> Broadcast:
+    """Move an approved broadcast that has not started to `scheduled_at` (in the future), by
+    someone who may approve; recorded with the time it had. Its approval stands: the content is
+    the same. A time within the quiet hours waits for their end, as at approval."""
+    past = scheduled_at <= timezone.now()
+    rescheduled = _take(
+        "reschedule",
+        broadcast,
+        actor,
+        note=_("from %(old)s to %(new)s")
+        % {"old": _when(broadcast.scheduled_at), "new": _when(scheduled_at)},
+        objection=_("This time is in the past.") if past else None,
+        scheduled_at=scheduled_at,
+    )
+    transaction.on_commit(_dispatch_soon)
+    return rescheduled
+
+
+def broadcast_send_now(*, broadcast: Broadcast, actor: User) -> Broadcast:
+    """An approved broadcast goes now instead of at its time, by someone who may approve;
+    recorded with the time it had. Outside quiet hours it starts within seconds; within them,
+    as any broadcast but an emergency, when they end."""
+    sent_now = _take(
+        "send_now",
+        broadcast,
+        actor,
+        note=_("it was to go at %(old)s") % {"old": _when(broadcast.scheduled_at)}
+        if broadcast.scheduled_at
+        else "",
+        scheduled_at=None,
+    )
+    transaction.on_commit(_dispatch_soon)
+    return sent_now
+
+
 def broadcast_pause(*, broadcast: Broadcast, actor: User, reason: str = "") -> Broadcast:
     return _take("pause", broadcast, actor, note=reason, paused_reason=reason[:500])
 
@@ -521,3 +599,230 @@ def broadcast_pause_on_fault(*, broadcast_id: int, reason: str) -> bool:
             event = _record(broadcast_id, transition.action, None, reason[:500])
             _tell_soon("fault", event, emergency=event.broadcast.is_emergency)
     return bool(paused)
+
+
+# --- Recurring broadcasts ---------------------------------------------------------------------
+#
+#   draft ▶ awaiting approval ▶ approved ▶ (ended)
+#        (withdrawn by its writers, returned by an approver, reopened to be changed: to draft)
+#
+# Approved once, with four eyes as for a broadcast; while approved its text and rule are locked
+# (the admin shows them read-only, `series_update_draft` changes only a draft), and reopening it
+# to change them withdraws the approval. Each occurrence is made, approved, by the system
+# (`series_occurrence_create`) with the text the series was approved with.
+
+SeriesStatus = BroadcastSeries.Status
+
+SERIES_TRANSITIONS: dict[str, Transition] = {
+    "submit": Transition(
+        gettext_lazy("Submit for approval"),
+        (SeriesStatus.DRAFT,),
+        SeriesStatus.AWAITING_APPROVAL,
+        Action.SUBMITTED,
+        CHANGE_PERMISSION,
+    ),
+    "withdraw": Transition(
+        gettext_lazy("Withdraw to change it"),
+        (SeriesStatus.AWAITING_APPROVAL,),
+        SeriesStatus.DRAFT,
+        Action.WITHDRAWN,
+        CHANGE_PERMISSION,
+    ),
+    "approve": Transition(
+        gettext_lazy("Approve the series"),
+        (SeriesStatus.AWAITING_APPROVAL,),
+        SeriesStatus.APPROVED,
+        Action.APPROVED,
+        APPROVE_PERMISSION,
+    ),
+    "reject": Transition(
+        gettext_lazy("Return to draft"),
+        (SeriesStatus.AWAITING_APPROVAL,),
+        SeriesStatus.DRAFT,
+        Action.RETURNED,
+        APPROVE_PERMISSION,
+    ),
+    # To change an approved series' text or rule: the approval goes, a new one is needed.
+    "reopen": Transition(
+        gettext_lazy("Change it (needs a new approval)"),
+        (SeriesStatus.APPROVED,),
+        SeriesStatus.DRAFT,
+        Action.REOPENED,
+        CHANGE_PERMISSION,
+    ),
+    "end": Transition(
+        gettext_lazy("End the series"),
+        (SeriesStatus.DRAFT, SeriesStatus.AWAITING_APPROVAL, SeriesStatus.APPROVED),
+        SeriesStatus.ENDED,
+        Action.ENDED,
+        APPROVE_PERMISSION,
+    ),
+}
+
+
+def series_contributors(series: BroadcastSeries) -> set[int]:
+    """Who wrote or changed a recurring broadcast: its author and everyone who edited it."""
+    edited = series.events.filter(action=Action.EDITED, actor__isnull=False)
+    return {series.created_by_id, *edited.values_list("actor_id", flat=True)}
+
+
+def series_refusal(actor: User, name: str, series: BroadcastSeries) -> str | None:
+    """Why `actor` may not take step `name` on `series` now (None: they may). The same rules as
+    a broadcast's: only its writers withdraw it, an approver who neither wrote nor changed it
+    approves exactly what was submitted, its author may end their own draft."""
+    transition = SERIES_TRANSITIONS[name]
+    allowed = actor.has_perm(transition.permission) if transition.permission else False
+    if name == "withdraw":
+        allowed = allowed and actor.pk in series_contributors(series)
+    if name == "end" and not allowed:
+        allowed = (
+            series.status == SeriesStatus.DRAFT
+            and series.created_by_id == actor.pk
+            and actor.has_perm(CHANGE_PERMISSION)
+        )
+    if not allowed:
+        return _("You do not have permission for “%(action)s”.") % {"action": transition.label}
+    if series.status not in transition.sources:
+        return _("This recurring broadcast is %(status)s: “%(action)s” does not apply.") % {
+            "status": series.get_status_display(),
+            "action": transition.label,
+        }
+    if name == "approve":
+        if series.submitted_fingerprint != series.content_fingerprint:
+            return _(
+                "The content changed after it was submitted: return it to draft and submit it."
+            )
+        if settings.BROADCAST_FOUR_EYES:
+            if series.created_by_id == actor.pk:
+                return _("Another person must approve what you wrote.")
+            if actor.pk in series_contributors(series):
+                return _("Another person must approve what you changed.")
+    return None
+
+
+def series_steps_for(actor: User, series: BroadcastSeries) -> list[str]:
+    """The steps `actor` can take on `series` now, in the table's order: the admin's buttons."""
+    return [name for name in SERIES_TRANSITIONS if series_refusal(actor, name, series) is None]
+
+
+def _series_take(
+    name: str,
+    series: BroadcastSeries,
+    actor: User,
+    *,
+    note: str = "",
+    objection: str | None = None,
+    **fields: object,
+) -> BroadcastSeries:
+    """Take step `name` on the series, locked and read afresh, if `actor` still may; recorded."""
+    transition = SERIES_TRANSITIONS[name]
+    with transaction.atomic():
+        locked = BroadcastSeries.objects.select_for_update().get(pk=series.pk)
+        refused = series_refusal(actor, name, locked) or objection
+        if refused:
+            raise TransitionNotAllowed(refused)
+        locked.status = transition.target
+        for field, value in fields.items():
+            setattr(locked, field, value)
+        locked.save(update_fields=["status", *fields])
+        BroadcastSeriesEvent.objects.create(
+            series=locked, action=transition.action, actor=actor, note=note[:500]
+        )
+    return locked
+
+
+def series_submit(*, series: BroadcastSeries, actor: User) -> BroadcastSeries:
+    """Submit for approval, fingerprinting the text and the rule: the approval is of these."""
+    with transaction.atomic():
+        submitted = _series_take("submit", series, actor)
+        submitted.submitted_fingerprint = submitted.content_fingerprint
+        submitted.save(update_fields=["submitted_fingerprint"])
+    return submitted
+
+
+def series_withdraw(*, series: BroadcastSeries, actor: User) -> BroadcastSeries:
+    return _series_take("withdraw", series, actor)
+
+
+def series_reject(*, series: BroadcastSeries, actor: User, note: str = "") -> BroadcastSeries:
+    return _series_take("reject", series, actor, note=note)
+
+
+def series_approve(
+    *, series: BroadcastSeries, actor: User, audience: str = Broadcast.Audience.ALL
+) -> BroadcastSeries:
+    """Approve every occurrence at once, by someone who neither wrote nor changed the series
+    (four eyes, as for a broadcast), for `audience` under the same rule as a broadcast's
+    approval (`audience_refusal`). Occurrences are made from now on, never for times before."""
+    reach = selectors.broadcast_reach(template=series.template)
+    return _series_take(
+        "approve",
+        series,
+        actor,
+        note=_audience_note(reach, audience),
+        objection=audience_refusal(reach, audience),
+        approved_by=actor,
+        approved_at=timezone.now(),
+        audience=audience,
+    )
+
+
+def series_reopen(*, series: BroadcastSeries, actor: User) -> BroadcastSeries:
+    """Back to draft to change the text or the rule: no occurrence is made until it is approved
+    again. Occurrences already made keep the text they were approved with (an approver may
+    reschedule or cancel them)."""
+    return _series_take("reopen", series, actor, approved_by=None, approved_at=None)
+
+
+def series_end(*, series: BroadcastSeries, actor: User) -> BroadcastSeries:
+    """No more occurrences; those already made stay as they are."""
+    return _series_take("end", series, actor)
+
+
+def series_occurrence_create(
+    *, series: BroadcastSeries, occurrence_at: datetime
+) -> Broadcast | None:
+    """The system makes the occurrence of an approved series at `occurrence_at`: a broadcast,
+    approved by the series' approver, with the series' text, to send at that time (quiet hours
+    apply as to any broadcast). None if it already exists: the unique (series, occurrence time)
+    makes a double run or a restart harmless. The caller holds the series' lock."""
+    if series.status != SeriesStatus.APPROVED or series.approved_at is None:
+        raise TransitionNotAllowed(_("Only an approved recurring broadcast has occurrences."))
+    if series.submitted_fingerprint != series.content_fingerprint:
+        raise TransitionNotAllowed(_("The recurring broadcast changed after its approval."))
+    content = {name: getattr(series, name) for name in BroadcastSeries.OCCURRENCE_FIELDS}
+    occurrence = Broadcast(
+        **content,
+        priority=Broadcast.priority_for(series.category),
+        status=Status.APPROVED,
+        scheduled_at=occurrence_at,
+        audience=series.audience,
+        created_by_id=series.created_by_id,
+        approved_by_id=series.approved_by_id,
+        approved_at=series.approved_at,
+        series=series,
+        occurrence_at=occurrence_at,
+    )
+    occurrence.submitted_fingerprint = occurrence.content_fingerprint
+    when = timezone.localtime(occurrence_at).strftime("%d/%m/%Y %H:%M")
+    try:
+        with transaction.atomic():
+            occurrence.save(force_insert=True)
+            _record(
+                occurrence.pk,
+                Action.CREATED,
+                None,
+                _("occurrence of the recurring broadcast #%(series)s for %(when)s")
+                % {"series": series.pk, "when": when},
+            )
+            _record(
+                occurrence.pk,
+                Action.SERIES_APPROVED,
+                series.approved_by,
+                _("the recurring broadcast was approved on %(when)s")
+                % {"when": timezone.localtime(series.approved_at).strftime("%d/%m/%Y %H:%M")},
+            )
+    except IntegrityError:
+        return None
+    transaction.on_commit(_dispatch_soon)
+    return occurrence

@@ -1,5 +1,6 @@
 import hashlib
 import json
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.db import models
@@ -36,6 +37,13 @@ class MessageTemplate(models.Model):
     @property
     def is_approved(self) -> bool:
         return self.status.upper() == "APPROVED"
+
+
+def content_fingerprint(instance: models.Model, fields: Iterable[str]) -> str:
+    """SHA-256 over the content four eyes approve (`fields` of `instance`), canonical JSON."""
+    content = {name: getattr(instance, name) for name in fields}
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 class Broadcast(models.Model):
@@ -131,11 +139,43 @@ class Broadcast(models.Model):
     archived_counts = models.JSONField(
         _("archived delivery counts"), null=True, blank=True, editable=False
     )
+    # A copy's writers are its source's too (four eyes): see lifecycle.contributors.
+    duplicated_from = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("duplicate of"),
+        editable=False,
+    )
+    # An occurrence of a recurring broadcast, made once for its time (the unique constraint).
+    series = models.ForeignKey(
+        "BroadcastSeries",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="occurrences",
+        verbose_name=_("recurring broadcast"),
+        editable=False,
+    )
+    occurrence_at = models.DateTimeField(_("occurrence"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("broadcast")
         verbose_name_plural = _("broadcasts")
         ordering = ["-created_at"]
+        constraints = [
+            # A restart or a double run of the scheduler cannot make an occurrence twice.
+            models.UniqueConstraint(
+                fields=["series", "occurrence_at"], name="one_broadcast_per_occurrence"
+            ),
+            models.CheckConstraint(
+                condition=Q(series__isnull=True, occurrence_at__isnull=True)
+                | Q(series__isnull=False, occurrence_at__isnull=False),
+                name="occurrence_has_its_series",
+            ),
+        ]
         permissions = [
             ("approve_broadcast", _("Can approve, schedule, send, pause and cancel broadcasts")),
             ("send_emergency_alone", _("Can approve and send an emergency alone")),
@@ -158,9 +198,117 @@ class Broadcast(models.Model):
     @property
     def content_fingerprint(self) -> str:
         """SHA-256 over the content four eyes approve (CONTENT_FIELDS), canonical JSON."""
-        content = {name: getattr(self, name) for name in self.CONTENT_FIELDS}
-        canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        return content_fingerprint(self, self.CONTENT_FIELDS)
+
+
+# An emergency is never planned ahead: a recurring broadcast is of any other category.
+SERIES_CATEGORIES = [
+    (value, label) for value, label in Broadcast.Category.choices if value != "emergency"
+]
+
+
+class BroadcastSeries(models.Model):
+    """A recurring broadcast (the weekly waste collection, the monthly council meeting): one text
+    and a recurrence rule, approved once for the series. Each occurrence becomes a broadcast of
+    its own, already approved, carrying the text the series was approved with."""
+
+    # Copied to each occurrence (its priority follows the category, never an emergency's).
+    OCCURRENCE_FIELDS = (
+        "title",
+        "body",
+        "category",
+        "template_id",
+        "template_parameters",
+        "media_url",
+        "is_public",
+    )
+    # What the series' approval covers: the text and when it goes out.
+    CONTENT_FIELDS = (*OCCURRENCE_FIELDS, "frequency", "interval", "starts_at", "ends_on")
+
+    class Frequency(models.TextChoices):
+        DAILY = "daily", _("every day")
+        WEEKLY = "weekly", _("every week, on the same weekday")
+        MONTHLY = "monthly", _("every month, on the same day")
+        # The council meeting: "the first Tuesday of the month" (the fifth becomes the last).
+        MONTHLY_WEEKDAY = (
+            "monthly_weekday",
+            _("every month, on the same weekday (e.g. the first Tuesday)"),
+        )
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("draft")
+        AWAITING_APPROVAL = "awaiting_approval", _("awaiting approval")
+        APPROVED = "approved", _("approved")
+        ENDED = "ended", _("ended")
+
+    title = models.CharField(_("title"), max_length=200)
+    body = models.TextField(_("text"), blank=True)
+    category = models.CharField(_("category"), max_length=32, choices=SERIES_CATEGORIES)
+    template = models.ForeignKey(
+        MessageTemplate,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="series",
+        verbose_name=_("template"),
+    )
+    template_parameters = models.JSONField(_("template parameters"), default=list, blank=True)
+    media_url = models.URLField(_("media link"), blank=True)
+    is_public = models.BooleanField(_("show in the public archive"), default=True)
+    frequency = models.CharField(_("repeats"), max_length=16, choices=Frequency.choices)
+    interval = models.PositiveSmallIntegerField(
+        _("every how many"),
+        default=1,
+        help_text=_("1: every week (or day, or month); 2: every other one."),
+    )
+    starts_at = models.DateTimeField(
+        _("first sending"),
+        help_text=_("The day and time of the first one; the others follow the rule."),
+    )
+    ends_on = models.DateField(_("last day"), null=True, blank=True)
+    audience = models.CharField(
+        _("recipients"),
+        max_length=16,
+        choices=Broadcast.Audience.choices,
+        default=Broadcast.Audience.ALL,
+    )
+    status = models.CharField(
+        _("status"), max_length=32, choices=Status.choices, default=Status.DRAFT
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("author"),
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("approved by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
+    submitted_fingerprint = models.CharField(
+        _("fingerprint at submission"), max_length=64, blank=True, editable=False
+    )
+
+    class Meta:
+        verbose_name = _("recurring broadcast")
+        verbose_name_plural = _("recurring broadcasts")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(interval__gte=1), name="series_interval_positive")
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def content_fingerprint(self) -> str:
+        return content_fingerprint(self, self.CONTENT_FIELDS)
 
 
 class BroadcastEvent(models.Model):
@@ -182,6 +330,15 @@ class BroadcastEvent(models.Model):
         SENT = "sent", _("sent")
         EDITED = "edited", _("content edited")
         CONFIRMED = "emergency confirmed", _("emergency confirmed by another approver")
+        DUPLICATED = "duplicated", _("made as a copy of another broadcast")
+        # An occurrence's approval is its series': the approver and time are the series'.
+        SERIES_APPROVED = "approved with its series", _("approved with its recurring broadcast")
+        # A recurring broadcast's own steps (BroadcastSeriesEvent).
+        REOPENED = "reopened to be changed", _("reopened to be changed (approval withdrawn)")
+        ENDED = "ended", _("ended")
+        # The calendar's steps on an approved broadcast (the old time in the note).
+        RESCHEDULED = "rescheduled", _("rescheduled")
+        SENT_NOW = "sent now", _("sent now instead of at its time")
 
     broadcast = models.ForeignKey(Broadcast, on_delete=models.CASCADE, related_name="events")
     action = models.CharField(_("action"), max_length=32, choices=Action.choices)
@@ -199,6 +356,32 @@ class BroadcastEvent(models.Model):
     class Meta:
         verbose_name = _("broadcast event")
         verbose_name_plural = _("broadcast events")
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.at:%Y-%m-%d %H:%M}"
+
+
+class BroadcastSeriesEvent(models.Model):
+    """Who moved a recurring broadcast through its steps (and changed it), and when: four eyes
+    reads its contributors from here, as for a broadcast."""
+
+    series = models.ForeignKey(BroadcastSeries, on_delete=models.CASCADE, related_name="events")
+    action = models.CharField(_("action"), max_length=32, choices=BroadcastEvent.Action.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    at = models.DateTimeField(_("at"), auto_now_add=True)
+    note = models.CharField(_("note"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("recurring broadcast event")
+        verbose_name_plural = _("recurring broadcast events")
         ordering = ["at", "id"]
 
     def __str__(self) -> str:

@@ -2,8 +2,9 @@
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
+from dateutil import rrule
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db.models import (
@@ -26,7 +27,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 import gateway
-from broadcasts.models import Broadcast, BroadcastEvent, Delivery, MessageTemplate
+from broadcasts.models import (
+    Broadcast,
+    BroadcastEvent,
+    BroadcastSeries,
+    BroadcastSeriesEvent,
+    Delivery,
+    MessageTemplate,
+)
 from subscribers.models import Subscriber
 
 
@@ -314,3 +322,184 @@ def recipient_rows_visible(*, user: User) -> bool:
     return user.has_perm("broadcasts.approve_broadcast") or (
         settings.BROADCAST_REPORT_ROWS_FOR_EDITORS and user.has_perm("broadcasts.view_broadcast")
     )
+
+
+# --- Recurring broadcasts ---------------------------------------------------------------------
+
+
+def _local_naive(moment: datetime) -> datetime:
+    return timezone.localtime(moment).replace(tzinfo=None)
+
+
+def series_rule(series: BroadcastSeries) -> rrule.rrule:
+    """The series' recurrence as a dateutil rule over local wall-clock times, so that "every
+    Monday at 08:00" stays at 08:00 across the change to and from summer time. A monthly
+    one on the 31st skips the months without one (RFC 5545); "the same weekday" counts which
+    one of the month it is (the first Tuesday), the fifth becoming the last."""
+    start = _local_naive(series.starts_at)
+    Frequency = BroadcastSeries.Frequency
+    options: dict = {}
+    if series.frequency == Frequency.DAILY:
+        freq = rrule.DAILY
+    elif series.frequency == Frequency.WEEKLY:
+        freq = rrule.WEEKLY
+    else:
+        freq = rrule.MONTHLY
+        if series.frequency == Frequency.MONTHLY_WEEKDAY:
+            nth = (start.day - 1) // 7 + 1
+            options["byweekday"] = rrule.weekday(start.weekday(), nth if nth < 5 else -1)
+    until = datetime.combine(series.ends_on, time.max) if series.ends_on else None
+    return rrule.rrule(freq, dtstart=start, interval=series.interval, until=until, **options)
+
+
+def series_occurrences_between(
+    *, series: BroadcastSeries, after: datetime, before: datetime
+) -> list[datetime]:
+    """The series' occurrence times in [after, before], aware, in order."""
+    if before < after:
+        return []
+    local = series_rule(series).between(_local_naive(after), _local_naive(before), inc=True)
+    return [timezone.make_aware(moment) for moment in local]
+
+
+def series_next_occurrences(
+    *, series: BroadcastSeries, now: datetime, limit: int
+) -> list[datetime]:
+    """The next `limit` times of the series from `now` (the series' page shows them)."""
+    upcoming = []
+    for moment in series_rule(series).xafter(_local_naive(now), count=limit, inc=True):
+        upcoming.append(timezone.make_aware(moment))
+    return upcoming
+
+
+def series_due_for_occurrences() -> QuerySet[BroadcastSeries]:
+    """Approved series, whose occurrences the scheduler makes."""
+    return BroadcastSeries.objects.filter(status=BroadcastSeries.Status.APPROVED).order_by("id")
+
+
+def series_awaiting_approval_by(*, user: User) -> QuerySet[BroadcastSeries]:
+    """Recurring broadcasts waiting for `user`'s approval: submitted, neither written nor
+    changed by them (four eyes; all of them when BROADCAST_FOUR_EYES is off), the longest
+    waiting first. Empty for someone who may not approve."""
+    if not user.has_perm("broadcasts.approve_broadcast"):
+        return BroadcastSeries.objects.none()
+    waiting = BroadcastSeries.objects.filter(status=BroadcastSeries.Status.AWAITING_APPROVAL)
+    if settings.BROADCAST_FOUR_EYES:
+        edited = BroadcastSeriesEvent.objects.filter(
+            series=OuterRef("pk"), action=BroadcastEvent.Action.EDITED, actor=user
+        )
+        waiting = waiting.exclude(created_by=user).exclude(Exists(edited))
+    return (
+        waiting.select_related("created_by")
+        .annotate(
+            submitted_at=Max("events__at", filter=Q(events__action=BroadcastEvent.Action.SUBMITTED))
+        )
+        .order_by("submitted_at", "id")
+    )
+
+
+# --- The calendar -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CalendarEntry:
+    """One broadcast in the calendar, at the time it starts (or started), or a recurring
+    broadcast's occurrence still to be made (`broadcast` None, `series` set)."""
+
+    at: datetime
+    title: str
+    status: str  # a Broadcast.Status value, or "planned"
+    status_label: str
+    broadcast: Broadcast | None = None
+    series: BroadcastSeries | None = None
+    held_by_quiet_hours: bool = False  # an approved one whose time falls in them
+
+    @property
+    def is_emergency(self) -> bool:
+        return self.broadcast is not None and self.broadcast.is_emergency
+
+
+PLANNED = "planned"
+# How far the quiet hours may push a start: an approved broadcast due this long before a page's
+# first day may start within it.
+_QUIET_HOURS_REACH = timedelta(days=1)
+
+
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def calendar_entries(*, first_day: date, last_day: date, now: datetime) -> list[CalendarEntry]:
+    """What is scheduled and what went out from `first_day` to `last_day` (local days), in time
+        order: approved broadcasts at the time they will start (the quiet hours' end, if they fall
+        within them), started ones at the time they started, and the occurrences approved recurring
+        broadcasts will make from now on. Two queries, and one per approved recurring broadcast,
+    whatever the number of days."""
+    start, end = _day_start(first_day), _day_start(last_day + timedelta(days=1))
+    Status = Broadcast.Status
+    entries: list[CalendarEntry] = []
+    approved = (
+        Broadcast.objects.filter(status=Status.APPROVED)
+        .annotate(due=Coalesce("scheduled_at", "approved_at"))
+        .filter(due__gte=start - _QUIET_HOURS_REACH, due__lt=end)
+        .select_related("series")
+    )
+    for broadcast in approved:
+        scheduled = max(broadcast.scheduled_at or now, now)
+        at = broadcast_sending_starts_at(broadcast=broadcast, now=now)
+        if start <= at < end:
+            entries.append(
+                CalendarEntry(
+                    at=at,
+                    title=broadcast.title,
+                    status=broadcast.status,
+                    status_label=broadcast.get_status_display(),
+                    broadcast=broadcast,
+                    series=broadcast.series,
+                    held_by_quiet_hours=at > scheduled,
+                )
+            )
+    started = Broadcast.objects.filter(
+        started_at__gte=start, started_at__lt=end, started_at__isnull=False
+    ).select_related("series")
+    for went in started:
+        assert went.started_at is not None  # noqa: S101 - filtered above
+        entries.append(
+            CalendarEntry(
+                at=went.started_at,
+                title=went.title,
+                status=went.status,
+                status_label=went.get_status_display(),
+                broadcast=went,
+                series=went.series,
+            )
+        )
+    entries.extend(_planned_occurrences(start=max(start, now), end=end))
+    return sorted(entries, key=lambda entry: (entry.at, entry.title))
+
+
+def _planned_occurrences(*, start: datetime, end: datetime) -> list[CalendarEntry]:
+    """Occurrences approved series will make in [start, end) that are not broadcasts yet."""
+    if end <= start:
+        return []
+    planned = []
+    for series in series_due_for_occurrences():
+        made = set(
+            series.occurrences.filter(occurrence_at__gte=start, occurrence_at__lt=end).values_list(
+                "occurrence_at", flat=True
+            )
+        )
+        for moment in series_occurrences_between(
+            series=series, after=start, before=end - timedelta(microseconds=1)
+        ):
+            if moment not in made and (series.approved_at is None or moment > series.approved_at):
+                planned.append(
+                    CalendarEntry(
+                        at=moment,
+                        title=series.title,
+                        status=PLANNED,
+                        status_label=_("planned (recurring)"),
+                        series=series,
+                    )
+                )
+    return planned

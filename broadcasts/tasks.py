@@ -4,13 +4,19 @@
 from celery import shared_task
 
 from broadcasts.models import Broadcast
-from broadcasts.services import fanout, notifications, recovery, sending
+from broadcasts.services import fanout, notifications, recovery, sending, series
 from comune.celery import DATABASE_OUTAGE_RETRY, broadcast_queue
 
 
 @shared_task(expires=30)
 def broadcasts_dispatch_due() -> None:
     fanout.broadcasts_dispatch_due()
+
+
+@shared_task(expires=60)
+def series_occurrences_make() -> None:
+    # Idempotent: the unique (series, occurrence time) makes a second run add nothing.
+    series.series_occurrences_make()
 
 
 @shared_task(acks_late=True, **DATABASE_OUTAGE_RETRY)

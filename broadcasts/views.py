@@ -4,10 +4,14 @@ each lifecycle button calls exactly one service."""
 
 from __future__ import annotations
 
+import calendar
 import csv
+from collections import defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 from math import ceil
+from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
@@ -27,9 +31,17 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from broadcasts import lifecycle, selectors
-from broadcasts.forms import ApproveForm, AudienceForm, NoteForm, PauseForm, TestSendForm
-from broadcasts.models import Broadcast, MessageTemplate
-from broadcasts.services.authoring import TestSendRefused
+from broadcasts.forms import (
+    ApproveForm,
+    AudienceForm,
+    CalendarForm,
+    NoteForm,
+    PauseForm,
+    RescheduleForm,
+    TestSendForm,
+)
+from broadcasts.models import Broadcast, BroadcastSeries, MessageTemplate
+from broadcasts.services.authoring import TestSendRefused, broadcast_duplicate
 from broadcasts.services.authoring import broadcast_send_test as send_test
 from comune.spreadsheets import spreadsheet_cell
 from gateway import GatewayConfigurationError
@@ -120,6 +132,49 @@ def _approve(request: HttpRequest, broadcast: Broadcast, form: forms.Form | None
     return gettext("Approved: sending starts now.")
 
 
+def _start_message(broadcast: Broadcast, done: str) -> str:
+    """`done`, and when sending will start: held back by the quiet hours, it says until when."""
+    now = timezone.now()
+    starts_at = selectors.broadcast_sending_starts_at(broadcast=broadcast, now=now)
+    if starts_at > max(broadcast.scheduled_at or now, now):
+        if broadcast.scheduled_at and broadcast.scheduled_at > now:
+            held = gettext(
+                "%(done)s The time chosen falls in the quiet hours (%(quiet)s): sending will "
+                "start %(when)s."
+            )
+        else:
+            held = gettext(
+                "%(done)s These are quiet hours (%(quiet)s): sending will start %(when)s."
+            )
+        return held % {
+            "done": done,
+            "quiet": selectors.quiet_hours_label(),
+            "when": selectors.start_phrase(starts_at, now=now),
+        }
+    if starts_at > now:
+        return gettext("%(done)s Sending will start %(when)s.") % {
+            "done": done,
+            "when": selectors.start_phrase(starts_at, now=now),
+        }
+    return gettext("%(done)s Sending starts now.") % {"done": done}
+
+
+def _reschedule(request: HttpRequest, broadcast: Broadcast, form: forms.Form | None) -> str:
+    scheduled_at = form.cleaned_data["scheduled_at"] if form else None
+    if scheduled_at is None:  # the form requires it
+        raise lifecycle.TransitionNotAllowed(gettext("Choose the new time."))
+    moved = lifecycle.broadcast_reschedule(
+        broadcast=broadcast, actor=staff_user(request), scheduled_at=scheduled_at
+    )
+    return _start_message(moved, gettext("Rescheduled."))
+
+
+def _send_now(request: HttpRequest, broadcast: Broadcast, form: forms.Form | None) -> str:
+    sent = lifecycle.broadcast_send_now(broadcast=broadcast, actor=staff_user(request))
+    _warn_messaging_limit(request)
+    return _start_message(sent, gettext("Sent now instead of at its time."))
+
+
 def _reject(request: HttpRequest, broadcast: Broadcast, form: forms.Form | None) -> str:
     note = form.cleaned_data["note"] if form else ""
     lifecycle.broadcast_reject(broadcast=broadcast, actor=staff_user(request), note=note)
@@ -168,6 +223,8 @@ BUTTONS: dict[str, LifecycleButton] = {
         LifecycleButton("approve", _approve, form_class=ApproveForm),
         LifecycleButton("emergency", _emergency, form_class=AudienceForm, danger=True),
         LifecycleButton("confirm", _confirm),
+        LifecycleButton("reschedule", _reschedule, form_class=RescheduleForm),
+        LifecycleButton("send_now", _send_now),
         LifecycleButton("reject", _reject, form_class=NoteForm),
         LifecycleButton("pause", _pause, form_class=PauseForm),
         LifecycleButton("resume", _resume),
@@ -354,3 +411,215 @@ def broadcast_send_test(
 
 def change_url(broadcast: Broadcast) -> str:
     return reverse("admin:broadcasts_broadcast_change", args=[broadcast.pk])
+
+
+def may_duplicate(user: User) -> bool:
+    return user.has_perm("broadcasts.add_broadcast")
+
+
+def broadcast_duplicate_view(request: HttpRequest, broadcast: Broadcast) -> HttpResponseRedirect:
+    """Make a new draft from `broadcast` (POST) and open it."""
+    if not may_duplicate(staff_user(request)):
+        messages.error(request, gettext("You may not write broadcasts."))
+        return HttpResponseRedirect(change_url(broadcast))
+    copy = broadcast_duplicate(broadcast=broadcast, actor=staff_user(request))
+    messages.success(
+        request, gettext("Copy made: a new draft. Change what you need, then submit it.")
+    )
+    return HttpResponseRedirect(change_url(copy))
+
+
+# --- Recurring broadcasts ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SeriesButton:
+    """A recurring broadcast's step as a button on its page (broadcasts.lifecycle's
+    SERIES_TRANSITIONS says when it applies and who may press it)."""
+
+    name: str
+    run: Callable[[HttpRequest, BroadcastSeries, forms.Form | None], str]
+    form_class: type[forms.Form] | None = None
+    danger: bool = False
+
+    @property
+    def label(self) -> str:
+        return str(lifecycle.SERIES_TRANSITIONS[self.name].label)
+
+
+def _series_submit(request: HttpRequest, series: BroadcastSeries, form: forms.Form | None) -> str:
+    lifecycle.series_submit(series=series, actor=staff_user(request))
+    return gettext("Submitted for approval.")
+
+
+def _series_withdraw(request: HttpRequest, series: BroadcastSeries, form: forms.Form | None) -> str:
+    lifecycle.series_withdraw(series=series, actor=staff_user(request))
+    return gettext("Withdrawn: it is a draft again. Change it, then submit it again.")
+
+
+def _series_approve(request: HttpRequest, series: BroadcastSeries, form: forms.Form | None) -> str:
+    lifecycle.series_approve(series=series, actor=staff_user(request), audience=_audience(form))
+    return gettext(
+        "Approved: each occurrence is made a day ahead, with this text, and shows in the calendar."
+    )
+
+
+def _series_reject(request: HttpRequest, series: BroadcastSeries, form: forms.Form | None) -> str:
+    note = form.cleaned_data["note"] if form else ""
+    lifecycle.series_reject(series=series, actor=staff_user(request), note=note)
+    return gettext("Returned to draft.")
+
+
+def _series_reopen(request: HttpRequest, series: BroadcastSeries, form: forms.Form | None) -> str:
+    lifecycle.series_reopen(series=series, actor=staff_user(request))
+    return gettext(
+        "It is a draft again: no occurrence is made until it is approved again. Occurrences "
+        "already made keep the approved text."
+    )
+
+
+def _series_end(request: HttpRequest, series: BroadcastSeries, form: forms.Form | None) -> str:
+    lifecycle.series_end(series=series, actor=staff_user(request))
+    return gettext("Ended: no more occurrences will be made.")
+
+
+SERIES_BUTTONS: dict[str, SeriesButton] = {
+    button.name: button
+    for button in [
+        SeriesButton("submit", _series_submit),
+        SeriesButton("withdraw", _series_withdraw),
+        SeriesButton("approve", _series_approve, form_class=AudienceForm),
+        SeriesButton("reject", _series_reject, form_class=NoteForm),
+        SeriesButton("reopen", _series_reopen),
+        SeriesButton("end", _series_end, danger=True),
+    ]
+}
+
+
+def series_buttons_for(user: User, series: BroadcastSeries) -> list[SeriesButton]:
+    steps = lifecycle.series_steps_for(user, series)
+    return [button for name, button in SERIES_BUTTONS.items() if name in steps]
+
+
+def series_change_url(series: BroadcastSeries) -> str:
+    return reverse("admin:broadcasts_broadcastseries_change", args=[series.pk])
+
+
+def series_step(request: HttpRequest, series: BroadcastSeries, step: str) -> HttpResponseRedirect:
+    """Take one of a recurring broadcast's steps (POST) and report the outcome as a message."""
+    button = SERIES_BUTTONS.get(step)
+    if button is None:
+        raise Http404
+    redirect_to = series_change_url(series)
+    refused = lifecycle.series_refusal(staff_user(request), step, series)
+    if refused:
+        messages.error(request, refused)
+        return HttpResponseRedirect(redirect_to)
+    form = None
+    if button.form_class is not None:
+        form = button.form_class(request.POST)
+        if not form.is_valid():
+            for errors in form.errors.values():
+                for error in errors:
+                    messages.error(request, error)  # type: ignore[arg-type]
+            return HttpResponseRedirect(redirect_to)
+    try:
+        success = button.run(request, series, form)
+    except lifecycle.TransitionNotAllowed as refusal:
+        messages.error(request, str(refusal))
+    else:
+        messages.success(request, success)
+    return HttpResponseRedirect(redirect_to)
+
+
+# --- The calendar -----------------------------------------------------------------------------
+
+
+@dataclass
+class CalendarDay:
+    day: date
+    in_period: bool  # a month's page shows the days of its first and last weeks around it
+    is_today: bool
+    entries: list[selectors.CalendarEntry] = field(default_factory=list)
+
+
+def calendar_url(view: str, day: date) -> str:
+    query = urlencode({"view": view, "date": day.isoformat()})
+    return f"{reverse('admin:broadcasts_broadcast_calendar')}?{query}"
+
+
+def _month_bounds(day: date) -> tuple[date, date, date, date]:
+    """The month of `day`: its first and last days, and the Monday and Sunday around them."""
+    first = day.replace(day=1)
+    last = day.replace(day=calendar.monthrange(day.year, day.month)[1])
+    return (
+        first,
+        last,
+        first - timedelta(days=first.weekday()),
+        last + timedelta(6 - last.weekday()),
+    )
+
+
+def broadcast_calendar(request: HttpRequest, context: dict) -> HttpResponse:
+    """The calendar of scheduled and sent broadcasts, a month or a week (`?view=week&date=
+    2026-12-03`), with links to the previous and next one; an approver gets the approved ones'
+    reschedule and send-now buttons, which bring them back here. A bad date is a 400 saying so."""
+    form = CalendarForm(request.GET)
+    if not form.is_valid():
+        context = {**context, "form_errors": form.errors, "title": gettext("Calendar")}
+        return TemplateResponse(
+            request, "admin/broadcasts/broadcast/calendar.html", context, status=400
+        )
+    view, day = form.cleaned_data["view"], form.cleaned_data["date"]
+    today = timezone.localdate()
+    if view == CalendarForm.WEEK:
+        first = day - timedelta(days=day.weekday())
+        shown_first, last = first, first + timedelta(days=6)
+        shown_last = last
+        previous, following = first - timedelta(days=7), first + timedelta(days=7)
+    else:
+        first, last, shown_first, shown_last = _month_bounds(day)
+        previous = (first - timedelta(days=1)).replace(day=1)
+        following = last + timedelta(days=1)
+    by_day: dict[date, list[selectors.CalendarEntry]] = defaultdict(list)
+    for entry in selectors.calendar_entries(
+        first_day=shown_first, last_day=shown_last, now=timezone.now()
+    ):
+        by_day[timezone.localtime(entry.at).date()].append(entry)
+    shown = [
+        shown_first + timedelta(days=offset)
+        for offset in range((shown_last - shown_first).days + 1)
+    ]
+    days = [
+        CalendarDay(
+            day=moment,
+            in_period=first <= moment <= last,
+            is_today=moment == today,
+            entries=by_day[moment],
+        )
+        for moment in shown
+    ]
+    user = staff_user(request)
+    here = calendar_url(view, day)
+    may_move = user.has_perm(lifecycle.APPROVE_PERMISSION)
+    context = {
+        **context,
+        "title": gettext("Calendar"),
+        "view": view,
+        "day": day,
+        "first_day": first,
+        "last_day": last,
+        "weeks": [days[i : i + 7] for i in range(0, len(days), 7)],
+        "days": days,
+        "has_entries": any(day.entries for day in days if day.in_period),
+        "weekdays": [shown_first + timedelta(days=i) for i in range(7)],
+        "previous_url": calendar_url(view, previous),
+        "next_url": calendar_url(view, following),
+        "today_url": calendar_url(view, today),
+        "month_url": calendar_url(CalendarForm.MONTH, day),
+        "week_url": calendar_url(CalendarForm.WEEK, day),
+        "here": here,
+        "may_move": may_move,
+        "quiet_hours": selectors.quiet_hours_label(),
+    }
+    return TemplateResponse(request, "admin/broadcasts/broadcast/calendar.html", context)

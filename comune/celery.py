@@ -77,6 +77,8 @@ class PeriodicJob:
 
 PERIODIC_JOBS = (
     PeriodicJob("dispatch-due-broadcasts", "broadcasts.tasks.broadcasts_dispatch_due", 5.0),
+    # Recurring broadcasts' occurrences, made a day ahead: a minute late is on time.
+    PeriodicJob("make-series-occurrences", "broadcasts.tasks.series_occurrences_make", 60.0),
     # The recovery jobs: what a lost worker, a broker restart or a database outage left.
     PeriodicJob(
         "requeue-stuck-deliveries",

@@ -28,6 +28,10 @@ _EDITOR_PERMISSIONS = (
     "broadcasts.change_broadcast",
     "broadcasts.view_broadcast",
     "broadcasts.view_messagetemplate",
+    # Recurring broadcasts: written like a broadcast, approved (approve_broadcast) once.
+    "broadcasts.add_broadcastseries",
+    "broadcasts.change_broadcastseries",
+    "broadcasts.view_broadcastseries",
 )
 
 # Editors and approvers never see personal data. The privacy officer reads broadcasts (what
@@ -44,6 +48,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     ),
     PRIVACY_OFFICER: (
         "broadcasts.view_broadcast",
+        "broadcasts.view_broadcastseries",
         "broadcasts.view_messagetemplate",
         "subscribers.add_subscriber",
         "subscribers.view_subscriber",

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -31,6 +32,37 @@ def broadcast_create(*, author: User, **fields: object) -> Broadcast:
         broadcast = Broadcast.objects.create(created_by=author, **fields)
         BroadcastEvent.objects.create(broadcast=broadcast, action=Action.CREATED, actor=author)
     return broadcast
+
+
+# What a copy takes from its source: the content, never its time, its approval or its history.
+DUPLICATED_FIELDS = (
+    "title",
+    "body",
+    "category",
+    "template",
+    "template_parameters",
+    "media_url",
+    "is_public",
+)
+
+
+def broadcast_duplicate(*, broadcast: Broadcast, actor: User) -> Broadcast:
+    """A new draft by `actor` with the content of `broadcast`, whatever its state (a sent one
+    sent again, an occurrence of a recurring broadcast made a one-off). Recorded on the copy,
+    which remembers its source: whoever wrote the source is among the copy's writers, so four
+    eyes still needs someone else to approve it."""
+    if not actor.has_perm("broadcasts.add_broadcast"):
+        raise PermissionDenied(_("You may not write broadcasts."))
+    values = {name: getattr(broadcast, name) for name in DUPLICATED_FIELDS}
+    with transaction.atomic():
+        copy = broadcast_create(author=actor, duplicated_from=broadcast, **values)
+        BroadcastEvent.objects.create(
+            broadcast=copy,
+            action=Action.DUPLICATED,
+            actor=actor,
+            note=_("copy of #%(id)s “%(title)s”") % {"id": broadcast.pk, "title": broadcast.title},
+        )
+    return copy
 
 
 class TestSendRefused(Exception):

@@ -1,7 +1,7 @@
 """Telling staff what needs them, by e-mail through Django's mail backend (the console unless
 EMAIL_URL says otherwise): the approvers, when a broadcast waits for them or an emergency went out
 without a second pair of eyes; the author, when their broadcast is approved, scheduled, sent,
-returned to draft or paused by a fault.
+returned to draft, rescheduled or sent now, or paused by a fault.
 
 Who is told of which step is the lifecycle table's `tells`; the lifecycle queues
 `broadcasts.tasks.broadcast_step_notify` once the step commits. Mails are Italian, from the
@@ -139,6 +139,14 @@ def _author_mail(step: str, broadcast: Broadcast, event: BroadcastEvent) -> _Mai
             quiet_hours=selectors.quiet_hours_label() if moved else "",
         )
         return _Mail("scheduled", author, context)
+    if step in ("reschedule", "send_now"):
+        starts_at = selectors.broadcast_sending_starts_at(broadcast=broadcast, now=event.at)
+        moved = starts_at > (broadcast.scheduled_at or event.at)
+        context.update(
+            when=selectors.start_phrase(starts_at, now=event.at),
+            quiet_hours=selectors.quiet_hours_label() if moved else "",
+        )
+        return _Mail("rescheduled", author, context)
     if step == "complete":
         context["counts"] = selectors.broadcast_delivery_counts(broadcast_id=broadcast.pk)
         return _Mail("sent", author, context)

@@ -53,6 +53,9 @@ def dashboard_panel(context: template.Context) -> dict:
         panel["waiting"] = list(
             broadcast_selectors.broadcasts_awaiting_approval_by(user=staff_user(request))
         )
+        panel["waiting_series"] = list(
+            broadcast_selectors.series_awaiting_approval_by(user=staff_user(request))
+        )
         panel["to_confirm"] = list(broadcast_selectors.broadcasts_emergencies_to_confirm())
     if request.user.has_perm("broadcasts.view_broadcast"):
         panel["latest"] = broadcast_selectors.broadcast_latest_with_funnel(limit=LATEST_BROADCASTS)

@@ -240,7 +240,13 @@ def test_pause_shows_the_reason_and_resume_carries_on(client, editor, approver):
         broadcast=broadcast, actor=approver, scheduled_at=timezone.now() + timedelta(days=1)
     )
     client.force_login(approver)
-    assert buttons(client.get(change_url(broadcast))) == {"pause", "cancel"}
+    # Approved and not started: it may also be moved or sent now (the calendar's steps).
+    assert buttons(client.get(change_url(broadcast))) == {
+        "pause",
+        "cancel",
+        "reschedule",
+        "send_now",
+    }
 
     response = press(client, broadcast, "pause", reason="Ordinanza da correggere")
 
