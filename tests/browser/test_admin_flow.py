@@ -80,6 +80,9 @@ def test_the_editors_dashboard_reads_well(new_page, emergency, axe, screenshot, 
     # The table stays inside its box: a narrow screen scrolls it there.
     frame, table = latest.bounding_box(), latest.locator(".dashboard-scroll").bounding_box()
     assert table["x"] + table["width"] <= frame["x"] + frame["width"] + 1
+    # Every header reads on one line or two, none squeezed a letter per line.
+    for header in latest.locator("th").all():
+        assert header.bounding_box()["height"] <= 40, header.inner_text()
     assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
     axe(page)
     screenshot(page, f"admin-dashboard-{name}")
