@@ -37,6 +37,11 @@ class MessageTemplate(models.Model):
     def is_approved(self) -> bool:
         return self.status.upper() == "APPROVED"
 
+    @property
+    def is_marketing(self) -> bool:
+        """Meta's marketing category: a citizen who stopped marketing messages does not get it."""
+        return self.category.upper() == "MARKETING"
+
 
 class Broadcast(models.Model):
     """A message staff write once and the service delivers to every subscriber, individually."""

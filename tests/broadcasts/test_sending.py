@@ -206,40 +206,6 @@ def test_a_row_a_killed_worker_may_have_sent_is_never_sent_again_but_its_status_
     assert Delivery.objects.get(subscriber__phone=B).status == Delivery.Status.UNKNOWN
 
 
-def test_a_citizen_who_stopped_business_messages_is_not_sent_to_until_they_write(
-    draft, approver, subscribe, privacy_notice
-):
-    subscribe(A)
-    sending(draft, approver)
-    deliveries_send_range(broadcast_id=draft.pk, first_id=0, last_id=10**9)
-    delivery = Delivery.objects.get()
-    failure = gateway.StatusError(131050, "User stopped marketing messages")
-
-    deliveries_apply_statuses(statuses=[status_update(delivery, "failed", errors=[failure])])
-
-    delivery.refresh_from_db()
-    assert (delivery.status, delivery.error_code) == ("failed", 131050)
-    assert Subscriber.objects.get().messages_stopped_at is not None
-    second = authoring.broadcast_create(
-        author=draft.created_by, title="Altro", body="Altro", category="event"
-    )
-    assert fan_out_without_sending(second) == 0
-
-    from subscribers.services.inbound import inbound_message_receive
-
-    inbound_message_receive(
-        message=gateway.InboundMessage(
-            message_id="wamid.back",
-            timestamp=datetime.now(UTC),
-            kind=gateway.InboundKind.TEXT,
-            wa_type="text",
-            phone=A,
-            text="ciao",
-        )
-    )
-    assert fan_out_without_sending(second) == 1
-
-
 def test_the_messaging_limit_spreads_the_rest_over_the_next_window(
     draft, approver, subscribe, whatsapp_outbox, settings
 ):
