@@ -43,7 +43,7 @@ def test_a_stop_then_a_resume(post_webhook, giulia):
 def test_an_unsigned_stop_changes_nothing(post_webhook, giulia):
     assert (
         post_webhook(load_payload("user_preferences_marketing_stop"), signature=None).status_code
-        == 401
+        == 403
     )
     assert marketing_stopped_at() is None
 
