@@ -562,7 +562,7 @@ def _record_outcomes(
                 only_from=ours,
                 status=DeliveryStatus.SENT,
                 sent_at=now,
-                error_code=None,  # a row that waited before kept why
+                error_code=None,  # why it had waited no longer applies
                 error_title="",
             )
         for error, deliveries in failed.items():

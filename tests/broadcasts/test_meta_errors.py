@@ -329,3 +329,23 @@ def test_131050_in_a_status_webhook_records_the_stop_at_metas_time(
     assert (row.status, row.error_code) == (Status.FAILED, 131050)
     stopped_at = datetime.fromtimestamp(1764004200, tz=UTC)  # the payload's time
     assert Subscriber.objects.get().marketing_stopped_at == stopped_at
+
+
+def test_a_template_refused_after_its_broadcast_was_cancelled_fails_the_row(
+    draft, approver, subscribe
+):
+    subscribe(GIULIA, B)
+    sending(draft, approver)
+    deliveries_send_range(broadcast_id=draft.pk, first_id=0, last_id=10**9, max_rows=1)
+    lifecycle.broadcast_cancel(broadcast=draft, actor=approver)
+    refused = Delivery.objects.get(status=Status.SENT)
+
+    deliveries_apply_statuses(statuses=statuses_of("status_failed_template_disabled", refused))
+
+    refused.refresh_from_db()
+    assert (refused.status, refused.error_code, refused.error_retryable) == (
+        Status.FAILED,
+        132016,
+        True,
+    )
+    assert Broadcast.objects.get(pk=draft.pk).status == Broadcast.Status.CANCELLED
