@@ -175,6 +175,15 @@ TRANSITIONS: dict[str, Transition] = {
     "complete": Transition(
         gettext_lazy("Sent"), (Status.SENDING,), Status.SENT, Action.SENT, None, tells=AUTHOR
     ),
+    # Meta failed some of a sent broadcast's messages in a way that means "again later" (its
+    # marketing cap, a template refused after it was accepted): sending resumes for them.
+    "reopen": Transition(
+        gettext_lazy("Send again what WhatsApp asked to wait"),
+        (Status.SENT,),
+        Status.SENDING,
+        Action.RETRYING,
+        None,
+    ),
     "fault": Transition(
         gettext_lazy("Pause on a sender fault"),
         (Status.SENDING,),
@@ -585,6 +594,18 @@ def broadcast_complete(*, broadcast_id: int) -> bool:
             event = _record(broadcast_id, transition.action, None)
             _tell_soon("complete", event, emergency=event.broadcast.is_emergency)
     return bool(done)
+
+
+def broadcast_reopen(*, broadcast_id: int, note: str) -> bool:
+    """A sent broadcast has rows queued again by Meta's statuses (caller's transaction): it is
+    sending until they are done; the stall sweep starts their sends once they are due."""
+    transition = TRANSITIONS["reopen"]
+    reopened = Broadcast.objects.filter(pk=broadcast_id, status__in=transition.sources).update(
+        status=transition.target, finished_at=None
+    )
+    if reopened:
+        _record(broadcast_id, transition.action, None, note[:500])
+    return bool(reopened)
 
 
 def broadcast_pause_on_fault(*, broadcast_id: int, reason: str) -> bool:

@@ -38,6 +38,11 @@ class MessageTemplate(models.Model):
     def is_approved(self) -> bool:
         return self.status.upper() == "APPROVED"
 
+    @property
+    def is_marketing(self) -> bool:
+        """Meta's marketing category: a citizen who stopped marketing messages does not get it."""
+        return self.category.upper() == "MARKETING"
+
 
 def content_fingerprint(instance: models.Model, fields: Iterable[str]) -> str:
     """SHA-256 over the content four eyes approve (`fields` of `instance`), canonical JSON."""

@@ -103,9 +103,7 @@ def broadcast_reach(*, template: MessageTemplate | None, now: datetime | None = 
     """Recipients now in total, inside their 24-hour window, and reached only by a template;
     one aggregate query over the subscribers a fan-out would pick."""
     now = now or timezone.now()
-    counts = Subscriber.objects.filter(
-        status=Subscriber.Status.ACTIVE, messages_stopped_at__isnull=True
-    ).aggregate(
+    counts = Subscriber.objects.filter(status=Subscriber.Status.ACTIVE).aggregate(
         total=Count("id"),
         in_window=Count("id", filter=Q(last_inbound_at__gt=now - gateway.CUSTOMER_SERVICE_WINDOW)),
     )

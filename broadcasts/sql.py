@@ -23,7 +23,7 @@ def deliveries_insert_slice(*, broadcast_id: int, start: int, stop: int, now: da
              error_title, error_retryable)
         SELECT %s, s.id, %s, 0, %s, '', %s
         FROM {Subscriber._meta.db_table} s
-        WHERE s.status = %s AND s.messages_stopped_at IS NULL AND s.id >= %s AND s.id < %s
+        WHERE s.status = %s AND s.id >= %s AND s.id < %s
     """  # noqa: S608 - table names come from models, values are parameters
     params: list[Any] = [
         broadcast_id,

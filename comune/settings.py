@@ -331,6 +331,9 @@ WHATSAPP_MESSAGING_LIMIT = env.int("WHATSAPP_MESSAGING_LIMIT", default=0)
 BROADCAST_MESSAGING_LIMIT_RETRY_SECONDS = env.float(
     "BROADCAST_MESSAGING_LIMIT_RETRY_SECONDS", default=900.0
 )
+# Meta's per-citizen marketing cap (131049): the row is tried again no sooner than a day later,
+# at most this many times in all its attempts; then it fails, retryable by staff.
+BROADCAST_MARKETING_LIMIT_RETRIES = env.int("BROADCAST_MARKETING_LIMIT_RETRIES", default=3)
 # Recovery. A sending broadcast whose queued rows nobody claimed for this long lost its tasks
 # (a broker restart): the sweep queues them again.
 BROADCAST_STALLED_AFTER = datetime.timedelta(

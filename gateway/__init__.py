@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.backends.base import BaseBackend
-from gateway.errors import classify_error, clean_text
+from gateway.errors import classify_error, clean_text, recipient_condition, retry_after
 from gateway.exceptions import GatewayAPIError, GatewayConfigurationError
 from gateway.parsing import addressed_to, carries_only_statuses, parse_webhook
 from gateway.signature import sign, verify_signature
@@ -18,7 +18,9 @@ from gateway.types import (
     ErrorKind,
     InboundKind,
     InboundMessage,
+    MarketingPreference,
     Message,
+    RecipientCondition,
     SendError,
     SendResult,
     StatusError,
@@ -38,7 +40,9 @@ __all__ = [
     "GatewayConfigurationError",
     "InboundKind",
     "InboundMessage",
+    "MarketingPreference",
     "Message",
+    "RecipientCondition",
     "SendError",
     "SendResult",
     "StatusError",
@@ -53,6 +57,8 @@ __all__ = [
     "get_backend",
     "outbox",
     "parse_webhook",
+    "recipient_condition",
+    "retry_after",
     "sign",
     "verify_signature",
     "window_open",

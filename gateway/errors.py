@@ -13,7 +13,7 @@ import requests
 import urllib3
 
 from gateway.redaction import redact
-from gateway.types import ErrorKind, SendError
+from gateway.types import ErrorKind, RecipientCondition, SendError
 
 # The one place that maps Meta's codes to a decision. Codes not listed fall back on the HTTP status.
 ERROR_KINDS: Mapping[int, ErrorKind] = {
@@ -22,7 +22,7 @@ ERROR_KINDS: Mapping[int, ErrorKind] = {
     4: ErrorKind.RATE_LIMITED,  # application request limit
     80007: ErrorKind.RATE_LIMITED,  # business account rate limit
     # Temporary: the same message may succeed later.
-    131056: ErrorKind.RETRY,  # pair rate limit: this recipient, later
+    131056: ErrorKind.RETRY,  # pair rate limit: this recipient, in a few seconds
     131000: ErrorKind.RETRY,  # something went wrong
     131016: ErrorKind.RETRY,  # service temporarily unavailable
     131057: ErrorKind.RETRY,  # account in maintenance (throughput upgrade)
@@ -38,26 +38,44 @@ ERROR_KINDS: Mapping[int, ErrorKind] = {
     368: ErrorKind.FATAL,  # temporarily blocked for policy violations
     131048: ErrorKind.FATAL,  # spam rate limit: quality too low
     131031: ErrorKind.FATAL,  # business account locked
+    # The template is refused, whoever it goes to: stop the broadcast and tell staff.
+    132000: ErrorKind.TEMPLATE,  # template parameter count mismatch
+    132001: ErrorKind.TEMPLATE,  # template does not exist (in that language)
+    132005: ErrorKind.TEMPLATE,  # translated text too long
+    132007: ErrorKind.TEMPLATE,  # template format character policy violated
+    132012: ErrorKind.TEMPLATE,  # template parameter format mismatch (e.g. the header's)
+    132015: ErrorKind.TEMPLATE,  # template paused (low quality)
+    132016: ErrorKind.TEMPLATE,  # template disabled
+    132018: ErrorKind.TEMPLATE,  # template parameter text not allowed (newlines, tabs, spaces)
+    # This recipient, not now.
+    131049: ErrorKind.DEFERRED,  # per-user marketing limit: no sooner than 24 hours later
+    # Not this kind of message to this recipient: a template may go.
+    131062: ErrorKind.NEEDS_TEMPLATE,  # message type not allowed to a business-scoped user id
     # This recipient cannot get this message: end the row, do not retry.
     131026: ErrorKind.RECIPIENT,  # undeliverable
     131047: ErrorKind.RECIPIENT,  # outside the 24-hour window
-    131049: ErrorKind.RECIPIENT,  # per-user marketing limit
     131050: ErrorKind.RECIPIENT,  # user stopped marketing messages
     131051: ErrorKind.RECIPIENT,  # unsupported message type
     131052: ErrorKind.RECIPIENT,  # media download error
     131053: ErrorKind.RECIPIENT,  # media upload error
-    132000: ErrorKind.RECIPIENT,  # template parameter count mismatch
-    132001: ErrorKind.RECIPIENT,  # template does not exist
-    132005: ErrorKind.RECIPIENT,  # translated text too long
-    132007: ErrorKind.RECIPIENT,  # template format character policy violated
-    132012: ErrorKind.RECIPIENT,  # template parameter format mismatch
-    132015: ErrorKind.RECIPIENT,  # template paused
-    132016: ErrorKind.RECIPIENT,  # template disabled
-    132018: ErrorKind.RECIPIENT,  # template parameter text not allowed
     100: ErrorKind.RECIPIENT,  # invalid parameter
     131008: ErrorKind.RECIPIENT,  # required parameter missing
     131009: ErrorKind.RECIPIENT,  # parameter value invalid
     131021: ErrorKind.RECIPIENT,  # recipient is the sender
+}
+
+# How long Meta asks the same message to wait, in seconds, where it says.
+RETRY_AFTER: Mapping[int, float] = {
+    # Meta counts marketing messages from every business over a moving day.
+    131049: 24 * 3600.0,
+    # About one message every 6 s to the same citizen; a little more, so the next one fits.
+    131056: 10.0,
+}
+
+# What an error says about the recipient's number, beyond the message that failed.
+RECIPIENT_CONDITIONS: Mapping[int, RecipientCondition] = {
+    131050: RecipientCondition.MARKETING_STOPPED,
+    131026: RecipientCondition.UNDELIVERABLE,
 }
 
 _MAX_TEXT = 1024
@@ -94,6 +112,16 @@ def classify_error(code: int | None, http_status: int | None = None) -> ErrorKin
     return ErrorKind.RECIPIENT
 
 
+def retry_after(code: int | None) -> float | None:
+    """Seconds before a message that failed with `code` may be tried again (None: no rule)."""
+    return RETRY_AFTER.get(code) if code is not None else None
+
+
+def recipient_condition(code: int | None) -> RecipientCondition | None:
+    """What a failure with `code` tells about the recipient's number, if anything."""
+    return RECIPIENT_CONDITIONS.get(code) if code is not None else None
+
+
 def error_fields(error: object) -> tuple[int | None, str, str]:
     """Read (code, title, details) from one Meta error object, tolerating any shape.
 
@@ -118,7 +146,11 @@ def send_error_from_response(body: object, http_status: int | None) -> SendError
     if not title:
         title = f"HTTP {http_status}" if http_status is not None else "No answer"
     return SendError(
-        kind=classify_error(code, http_status), code=code, title=title, details=details
+        kind=classify_error(code, http_status),
+        code=code,
+        title=title,
+        details=details,
+        retry_after=retry_after(code),
     )
 
 

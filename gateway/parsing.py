@@ -11,7 +11,14 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 
 from gateway.errors import clean_text, error_fields
-from gateway.types import InboundKind, InboundMessage, StatusError, StatusUpdate, WebhookEvents
+from gateway.types import (
+    InboundKind,
+    InboundMessage,
+    MarketingPreference,
+    StatusError,
+    StatusUpdate,
+    WebhookEvents,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -32,16 +39,28 @@ _KINDS_BY_TYPE = {
 _NUMBER_CHANGED_TYPES = frozenset({"user_changed_number", "customer_changed_number"})
 
 
-def parse_webhook(payload: object) -> WebhookEvents:
-    """Read every message, status and account error of a decoded webhook body, in Meta's order.
+# A citizen's choice about marketing messages (the `user_preferences` change's `value`).
+_MARKETING_CHOICES = {"stop": True, "resume": False}
 
-    Only ``whatsapp_business_account`` payloads and ``messages`` changes are read; Meta batches
-    several entries and changes in one POST, so all of them are walked. Never raises.
+
+def parse_webhook(payload: object) -> WebhookEvents:
+    """Read every message, status, account error and marketing preference of a decoded webhook
+    body, in Meta's order.
+
+    Only ``whatsapp_business_account`` payloads, and their ``messages`` and ``user_preferences``
+    changes, are read; Meta batches several entries and changes in one POST, so all of them are
+    walked. Never raises.
     """
     events = WebhookEvents()
     if not isinstance(payload, Mapping) or payload.get("object") != "whatsapp_business_account":
         logger.debug("webhook skipped: not a WhatsApp Business Account payload")
         return events
+    for value in _change_values(payload, "user_preferences"):
+        contacts = _contacts(value.get("contacts"))
+        for raw in _mappings(value.get("user_preferences")):
+            preference = _preference(raw, contacts)
+            if preference is not None:
+                events.preferences.append(preference)
     for value in _change_values(payload):
         metadata = _mapping(value.get("metadata"))
         phone_number_id = _string(metadata.get("phone_number_id"), MAX_NAME_LENGTH)
@@ -60,12 +79,14 @@ def parse_webhook(payload: object) -> WebhookEvents:
 
 def carries_only_statuses(payload: object) -> bool:
     """Whether a decoded webhook body holds status updates and nothing else (no message, no
-    account error): nothing in it needs an answer now, so it can be read later, in bulk."""
+    account error, no marketing preference): nothing in it needs an answer now, so it can be
+    read later, in bulk."""
     if not isinstance(payload, Mapping) or payload.get("object") != "whatsapp_business_account":
         return False
     values = list(_change_values(payload))
     return (
         bool(values)
+        and next(_change_values(payload, "user_preferences"), None) is None
         and all("messages" not in value and "errors" not in value for value in values)
         and any(value.get("statuses") for value in values)
     )
@@ -112,11 +133,11 @@ def e164(wa_id: object) -> str | None:
     return None
 
 
-def _change_values(payload: Mapping) -> Iterator[Mapping]:
+def _change_values(payload: Mapping, field: str = "messages") -> Iterator[Mapping]:
     for entry in _mappings(payload.get("entry")):
         for change in _mappings(entry.get("changes")):
-            if change.get("field") != "messages":
-                logger.debug("webhook change skipped: field is not 'messages'")
+            if change.get("field") != field:
+                logger.debug("webhook change skipped: field is not %r", field)
                 continue
             value = change.get("value")
             if isinstance(value, Mapping):
@@ -208,6 +229,27 @@ def _kind_and_text(wa_type: str, raw: Mapping) -> tuple[InboundKind, str | None]
     if wa_type in _MEDIA_TYPES:
         return InboundKind.MEDIA, None
     return _KINDS_BY_TYPE.get(wa_type, InboundKind.OTHER), None
+
+
+def _preference(
+    raw: Mapping, contacts: Mapping[str, tuple[str | None, str | None]]
+) -> MarketingPreference | None:
+    """One ``user_preferences`` item: a stop or a resume of marketing messages, the citizen's
+    number (or user id) and when. Other categories and values are not ours to read."""
+    if raw.get("category") != "marketing_messages":
+        logger.debug("user preference skipped: not about marketing messages")
+        return None
+    choice = raw.get("value")
+    stopped = _MARKETING_CHOICES.get(choice) if isinstance(choice, str) else None
+    timestamp = _timestamp(raw.get("timestamp"))
+    wa_id = _string(raw.get("wa_id"), MAX_ID_LENGTH)
+    phone = e164(wa_id)
+    _name, contact_user_id = contacts.get(wa_id or "") or (None, None)
+    user_id = _string(raw.get("user_id"), MAX_ID_LENGTH) or contact_user_id
+    if stopped is None or timestamp is None or (phone is None and user_id is None):
+        logger.debug("user preference skipped: no usable choice, timestamp or citizen")
+        return None
+    return MarketingPreference(stopped=stopped, timestamp=timestamp, phone=phone, user_id=user_id)
 
 
 def _status(raw: Mapping) -> StatusUpdate | None:

@@ -63,6 +63,26 @@ class ErrorKind(enum.StrEnum):
     # The request may have reached Meta and the answer was lost (a read timeout, a connection
     # cut mid-exchange): sending it again could deliver it twice.
     UNKNOWN = "unknown"
+    # The template itself was refused (missing, paused, disabled, its parameters): every
+    # recipient of the same message would get the same answer, so the sender stops and tells
+    # staff instead of failing each one.
+    TEMPLATE = "template"
+    # This recipient, not now: the same message may go no sooner than `retry_after` seconds
+    # later (Meta's per-citizen marketing cap), a bounded number of times.
+    DEFERRED = "deferred"
+    # This kind of message may not go to this recipient (free text to a WhatsApp user id): an
+    # approved template may.
+    NEEDS_TEMPLATE = "needs_template"
+
+
+class RecipientCondition(enum.StrEnum):
+    """What a failure says about the citizen's number, beyond this one message."""
+
+    # They told WhatsApp to stop marketing messages from us: marketing templates fail until
+    # they resume.
+    MARKETING_STOPPED = "marketing_stopped"
+    # Not on WhatsApp, or cannot receive (a few of these in a row: unreachable).
+    UNDELIVERABLE = "undeliverable"
 
 
 @dataclass(frozen=True)
@@ -71,10 +91,23 @@ class SendError:
     code: int | None  # Meta's error code, None for network or unparseable answers
     title: str
     details: str = ""
+    # Seconds before the same message may be tried again, when Meta says (None: the sender's
+    # usual backoff).
+    retry_after: float | None = None
 
     @property
     def retryable(self) -> bool:
-        return self.kind in (ErrorKind.RETRY, ErrorKind.RATE_LIMITED, ErrorKind.NOT_SENT)
+        return self.kind in (
+            ErrorKind.RETRY,
+            ErrorKind.RATE_LIMITED,
+            ErrorKind.NOT_SENT,
+            ErrorKind.DEFERRED,
+        )
+
+    @property
+    def stops_broadcast(self) -> bool:
+        """The same answer awaits every other recipient: pause, tell staff, send nothing more."""
+        return self.kind in (ErrorKind.FATAL, ErrorKind.TEMPLATE)
 
 
 @dataclass(frozen=True)
@@ -136,9 +169,20 @@ class StatusUpdate:
 
 
 @dataclass(frozen=True)
+class MarketingPreference:
+    """A citizen told WhatsApp to stop (or to resume) marketing messages from the business."""
+
+    stopped: bool  # True: stop; False: resume
+    timestamp: datetime  # when they chose, timezone-aware UTC
+    phone: str | None  # E.164 with "+", None when Meta sent no number
+    user_id: str | None = None  # business-scoped user id, when Meta sends one
+
+
+@dataclass(frozen=True)
 class WebhookEvents:
     """Everything one webhook POST carried, in the order Meta listed it."""
 
     messages: list[InboundMessage] = field(default_factory=list)
     statuses: list[StatusUpdate] = field(default_factory=list)
     errors: list[StatusError] = field(default_factory=list)  # account-level errors
+    preferences: list[MarketingPreference] = field(default_factory=list)

@@ -146,7 +146,8 @@ def _subscriber_data(subscriber: Subscriber) -> dict[str, Any]:
         "unsubscribed_at": subscriber.unsubscribed_at,
         "last_keyword_at": subscriber.keyword_at,
         "last_message_at": subscriber.last_inbound_at,
-        "stopped_business_messages_at": subscriber.messages_stopped_at,
+        "stopped_marketing_messages_at": subscriber.marketing_stopped_at,
+        "last_marketing_choice_at": subscriber.marketing_preference_at,
         "undeliverable_count": subscriber.undeliverable_count,
         "created_at": subscriber.created_at,
     }

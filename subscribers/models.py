@@ -31,11 +31,15 @@ class Subscriber(models.Model):
     keyword_at = models.DateTimeField(_("last keyword at"), null=True, blank=True)
     # Opens WhatsApp's 24-hour customer-service window.
     last_inbound_at = models.DateTimeField(_("last message at"), null=True, blank=True)
-    # The citizen told WhatsApp to stop business messages (Meta's 131050): nothing is sent
-    # until they write to us again.
-    messages_stopped_at = models.DateTimeField(
-        _("stopped business messages at"), null=True, blank=True
+    # The citizen told WhatsApp to stop marketing messages from us (a `stop` preference, or a
+    # marketing template refused for it): marketing templates are skipped for them until they
+    # resume; everything else still goes.
+    marketing_stopped_at = models.DateTimeField(
+        _("stopped marketing messages at"), null=True, blank=True
     )
+    # The citizen's own time of the newest marketing choice we heard of (stop or resume): an
+    # older one arriving late changes nothing.
+    marketing_preference_at = models.DateTimeField(_("marketing choice at"), null=True, blank=True)
     # Consecutive "not on WhatsApp" failures; enough of them mark the number unreachable.
     undeliverable_count = models.PositiveSmallIntegerField(_("undeliverable"), default=0)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -82,6 +86,10 @@ class Subscriber(models.Model):
         if not self.address and self.pseudonym:
             return str(_("pseudonymised"))
         return mask_address(self.address)
+
+    @property
+    def stopped_marketing(self) -> bool:
+        return self.marketing_stopped_at is not None
 
     @property
     def is_subscribed(self) -> bool:

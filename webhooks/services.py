@@ -19,6 +19,7 @@ from broadcasts.services.statuses import deliveries_apply_statuses
 from comune.celery import enqueue
 from gateway.redaction import redact
 from privacy.selectors import message_predates_erasure
+from subscribers.services.delivery import subscriber_marketing_preference_record
 from subscribers.services.inbound import inbound_message_receive
 from webhooks import status_buffer
 from webhooks.models import StatusDeadLetter
@@ -47,7 +48,8 @@ def webhook_ours(*, body: bytes, payload: object) -> tuple[bytes, object]:
 
 
 def webhook_receive(*, body: bytes, events: gateway.WebhookEvents) -> None:
-    """Handle a verified, parsed webhook POST: messages one by one, statuses buffered.
+    """Handle a verified, parsed webhook POST: messages one by one, marketing preferences
+    recorded, statuses buffered.
 
     A message the database refuses as data (a constraint, a value out of range) is logged and
     skipped, so that it never blocks the others Meta batched with it, nor every redelivery of
@@ -65,6 +67,12 @@ def webhook_receive(*, body: bytes, events: gateway.WebhookEvents) -> None:
                 message.message_id,
                 type(refused).__name__,
             )
+    for preference in events.preferences:
+        if message_predates_erasure(
+            phone=preference.phone, wa_user_id=preference.user_id, sent_at=preference.timestamp
+        ):
+            continue  # the choice of a citizen erased since: nothing of theirs is kept
+        subscriber_marketing_preference_record(preference=preference)
     if events.statuses:
         statuses_receive(bodies=[body])
     for error in events.errors:

@@ -31,7 +31,7 @@ def run(bench: Bench, rows: int) -> None:
         f"INSERT INTO {table} (broadcast_id, subscriber_id, status, attempts, "
         f"queued_at, error_title, error_retryable) SELECT {reference_broadcast.pk}, s.id, "
         f"'queued', 0, now(), '', false FROM {Subscriber._meta.db_table} s "
-        "WHERE s.status = 'active' AND s.messages_stopped_at IS NULL;"
+        "WHERE s.status = 'active';"
     )
     with connection.cursor() as cursor:
         cursor.execute(truncate)

@@ -2,6 +2,12 @@
 connection (each send takes a slot of the number's rate limit in the gateway), outcomes written
 back in bulk.
 
+What Meta's errors mean is decided in the gateway (`gateway.ErrorKind`); here each kind has its
+consequence: a broken sender or a refused template pauses the broadcast at the first answer and
+leaves the rows not yet sent queued for the resume; a citizen Meta asks us to try later waits
+(`SendError.retry_after`: seconds for the pair limit, a day for the marketing cap, a bounded
+number of times); free text refused for a WhatsApp user id goes again as the template.
+
 A row is sent at most once. Each row is marked `attempted_at` in the database right before its
 request leaves (the marks of all send threads written together), so whatever fails — the rate
 limiter, the broker, the database, the worker itself — a row is only ever sent again when it is
@@ -12,6 +18,7 @@ webhook (our callback data) to settle, and for staff to see if none comes.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import random
@@ -66,9 +73,17 @@ def broadcast_message(
     template = broadcast.template
     if window_open and (broadcast.body or template is None):
         return gateway.TextMessage(to=to, body=broadcast.body, callback_data=callback_data)
-    if template is None or (
-        not window_open and broadcast.audience == Broadcast.Audience.WINDOW_ONLY
-    ):
+    if not window_open and broadcast.audience == Broadcast.Audience.WINDOW_ONLY:
+        return None
+    return broadcast_template_message(broadcast=broadcast, to=to, callback_data=callback_data)
+
+
+def broadcast_template_message(
+    *, broadcast: Broadcast, to: str, callback_data: str | None
+) -> gateway.TemplateMessage | None:
+    """The broadcast's template for one citizen, whatever their window; None without one."""
+    template = broadcast.template
+    if template is None:
         return None
     return gateway.TemplateMessage(
         to=to,
@@ -78,6 +93,21 @@ def broadcast_message(
         callback_data=callback_data,
         body_text=template.body,
     )
+
+
+def delivery_may_wait(*, attempts: int) -> bool:
+    """Whether a row Meta asked to wait (its marketing cap) is tried again: a row is sent
+    BROADCAST_MARKETING_LIMIT_RETRIES more times than once, in all its attempts."""
+    return attempts <= settings.BROADCAST_MARKETING_LIMIT_RETRIES
+
+
+def template_refusal_reason(*, broadcast: Broadcast, error: gateway.SendError) -> str:
+    """What staff read on a broadcast paused because Meta refused its template."""
+    template = broadcast.template.name if broadcast.template else ""
+    return _(
+        "WhatsApp refused the template “%(template)s” (%(error)s). The citizens not reached yet "
+        "wait: fix the template with Meta, synchronise the templates, then resume; or cancel."
+    ) % {"template": template, "error": f"{error.code or ''} {error.title}".strip()}
 
 
 def deliveries_task_rows() -> int | None:
@@ -114,7 +144,7 @@ def deliveries_send_range(
     claimed = _claim(broadcast_id, first_id, last_id, now, limit)
     messages = _messages_or_skipped(broadcast, claimed, now=now)
     rows = [row for row in claimed if row.pk in messages]
-    results = _send(rows, messages, claimed_at=now)
+    results = _send(rows, messages, claimed_at=now, fallback=_template_fallback(broadcast, rows))
     outcome = _written_despite_outages(lambda: _record_outcomes(broadcast, rows, results))
     if outcome.paused:
         return RangeOutcome(sent=outcome.sent, failed=outcome.failed)
@@ -131,14 +161,20 @@ def deliveries_send_range(
         retry_in = max(retry_in, settings.BROADCAST_MESSAGING_LIMIT_RETRY_SECONDS)
     if retry_in is None:
         lifecycle.broadcast_complete(broadcast_id=broadcast_id)
-    return RangeOutcome(sent=outcome.sent, failed=outcome.failed, retry_in=retry_in)
+        return RangeOutcome(sent=outcome.sent, failed=outcome.failed)
+    return RangeOutcome(
+        sent=outcome.sent, failed=outcome.failed, retry_in=min(retry_in, RANGE_RETRY_MAX_SECONDS)
+    )
 
 
 # After the rate limiter failed, the range runs again this much later (the sweep starts it if
 # the broker, down too, lost the retry).
 SENDER_DOWN_RETRY_SECONDS = 5.0
-# Answers that stop the rest of a batch: the sender is broken, or no slot can be had.
-_STOPS_THE_BATCH = (gateway.ErrorKind.FATAL, gateway.ErrorKind.NOT_SENT)
+# The longest a range waits for its next due row in one go. Redis hands a task whose countdown
+# outlasts the broker's visibility timeout (an hour) to another worker again and again; a range
+# waiting a day for a deferred row wakes up every half hour instead, finds nothing due, and
+# waits again (the stall sweep also starts it once the row is due).
+RANGE_RETRY_MAX_SECONDS = 1800.0
 
 
 def _message_for(broadcast: Broadcast, delivery: Delivery, now: datetime) -> gateway.Message | None:
@@ -152,36 +188,76 @@ def _message_for(broadcast: Broadcast, delivery: Delivery, now: datetime) -> gat
     )
 
 
+def _template_fallback(
+    broadcast: Broadcast, rows: list[Delivery]
+) -> Callable[[int], gateway.Message | None]:
+    """The template each row goes as when Meta refuses its free text for the citizen's user id
+    (131062), by row id; None when the broadcast has none, or the citizen stopped marketing
+    messages and the template is marketing."""
+    by_id = {row.pk: row for row in rows}
+
+    def fallback(delivery_id: int) -> gateway.Message | None:
+        subscriber = by_id[delivery_id].subscriber
+        if _marketing_refused(broadcast, subscriber):
+            return None
+        return broadcast_template_message(
+            broadcast=broadcast, to=subscriber.address, callback_data=f"d:{delivery_id}"
+        )
+
+    return fallback
+
+
+def _marketing_refused(broadcast: Broadcast, subscriber: Subscriber) -> bool:
+    template = broadcast.template
+    return template is not None and template.is_marketing and subscriber.stopped_marketing
+
+
 def _messages_or_skipped(
     broadcast: Broadcast, rows: list[Delivery], *, now: datetime
 ) -> dict[int, gateway.Message]:
-    """Each claimed row's message, by row id; the rows nothing may go to (outside the window,
-    no template that may reach them) end as `skipped`."""
+    """Each claimed row's message, by row id; the rows nothing may go to end as `skipped`,
+    saying why: outside the window with no template that may reach them, or a marketing
+    template for a citizen who stopped marketing messages."""
     messages: dict[int, gateway.Message] = {}
-    skipped = []
+    skipped: dict[str, list[int]] = {}
+    outside_window = (
+        _("Outside the 24-hour window: only those inside it get this broadcast")
+        if broadcast.audience == Broadcast.Audience.WINDOW_ONLY
+        else _("Outside the 24-hour window, and the broadcast has no template")
+    )
     for row in rows:
         message = _message_for(broadcast, row, now)
         if message is None:
-            skipped.append(row.pk)
+            skipped.setdefault(outside_window, []).append(row.pk)
+        elif isinstance(message, gateway.TemplateMessage) and _marketing_refused(
+            broadcast, row.subscriber
+        ):
+            reason = _("The citizen stopped marketing messages on WhatsApp")
+            skipped.setdefault(reason, []).append(row.pk)
         else:
             messages[row.pk] = message
-    if not skipped:
-        return messages
-    Delivery.objects.filter(pk__in=skipped, status=DeliveryStatus.SENDING).update(
-        status=DeliveryStatus.SKIPPED,
-        error_title=_("Outside the 24-hour window: only those inside it get this broadcast")
-        if broadcast.audience == Broadcast.Audience.WINDOW_ONLY
-        else _("Outside the 24-hour window, and the broadcast has no template"),
-        error_retryable=False,
-        attempts=F("attempts") - 1,
-    )
+    for reason, pks in skipped.items():
+        Delivery.objects.filter(pk__in=pks, status=DeliveryStatus.SENDING).update(
+            status=DeliveryStatus.SKIPPED,
+            error_title=reason,
+            error_retryable=False,
+            attempts=F("attempts") - 1,
+        )
     return messages
 
 
 def _send(
-    rows: list[Delivery], messages: dict[int, gateway.Message], *, claimed_at: datetime
+    rows: list[Delivery],
+    messages: dict[int, gateway.Message],
+    *,
+    claimed_at: datetime,
+    fallback: Callable[[int], gateway.Message | None],
 ) -> list[gateway.SendResult | None]:
     """One result per row, None for rows not attempted because an answer stopped the batch.
+
+    Free text Meta refuses for the citizen's user id (NEEDS_TEMPLATE) goes again at once as
+    `fallback`'s template, if there is one: Meta refused the first, so only one can arrive. The
+    row's mark stands for both requests.
 
     The send threads never raise: an unexpected error comes back as a result saying whether the
     row's request may have left (`UNKNOWN`) or not (`NOT_SENT`), so that every outcome is
@@ -199,13 +275,17 @@ def _send(
             result = backend.send(
                 message, before_request=lambda: attempts.mark(delivery.pk), bulk=True
             )
+            if _needs_template(result) and (template := fallback(delivery.pk)) is not None:
+                result = backend.send(template, bulk=True)
         except Exception as exc:
             logger.exception("sending delivery %s raised", delivery.pk)
             kind = gateway.ErrorKind.UNKNOWN if attempts.marked(delivery.pk) else None
             kind = kind or gateway.ErrorKind.NOT_SENT
             result = gateway.SendResult(message, error=gateway.SendError(kind, None, repr(exc)))
-        if result.error and result.error.kind in _STOPS_THE_BATCH:
-            stop.set()
+        if result.error and (
+            result.error.stops_broadcast or result.error.kind == gateway.ErrorKind.NOT_SENT
+        ):
+            stop.set()  # the sender is broken, the template refused, or no slot can be had
         return result
 
     with gateway.get_backend() as backend:
@@ -214,6 +294,14 @@ def _send(
             futures = [pool.submit(send, backend, row) for row in rows]
             attempts.serve_until_done(futures)
             return [future.result() for future in futures]
+
+
+def _needs_template(result: gateway.SendResult) -> bool:
+    return (
+        result.error is not None
+        and result.error.kind == gateway.ErrorKind.NEEDS_TEMPLATE
+        and isinstance(result.message, gateway.TextMessage)
+    )
 
 
 @dataclass
@@ -317,10 +405,8 @@ def _claim(
             id__lte=last_id,
             status=DeliveryStatus.QUEUED,
         )
-        # A citizen who withdrew, or asked WhatsApp to stop, mid-broadcast gets nothing more.
-        rows.exclude(
-            subscriber__status=Subscriber.Status.ACTIVE, subscriber__messages_stopped_at=None
-        ).update(
+        # A citizen who withdrew mid-broadcast gets nothing more.
+        rows.exclude(subscriber__status=Subscriber.Status.ACTIVE).update(
             status=DeliveryStatus.FAILED,
             failed_at=now,
             error_title=_("No longer subscribed"),
@@ -344,6 +430,7 @@ def _claim(
             "subscriber__phone",
             "subscriber__wa_user_id",
             "subscriber__last_inbound_at",
+            "subscriber__marketing_stopped_at",
         )
         .order_by("id")
     )
@@ -361,6 +448,13 @@ def _messaging_capacity(now: datetime) -> int | None:
         .count()
     )
     return max(limit - reached, 0)
+
+
+def _wait(error: gateway.SendError, attempts: int) -> timedelta:
+    """How long a row waits to be tried again: as long as Meta said, else the backoff."""
+    if error.retry_after is not None:
+        return timedelta(seconds=error.retry_after)
+    return _backoff(attempts)
 
 
 def _backoff(attempts: int) -> timedelta:
@@ -385,7 +479,7 @@ def _range_retry_in(broadcast_id: int, first_id: int, last_id: int) -> float | N
 class _Outcomes:
     sent: int
     failed: int
-    paused: bool  # a fatal answer paused the broadcast
+    paused: bool  # an answer that stops the broadcast (a fatal one, a refused template) paused it
     sender_down: bool  # a send could not leave (no rate-limit slot, no database to mark it)
 
 
@@ -420,8 +514,10 @@ def _record_outcomes(
     accepted: dict[int, str] = {}
     failed: dict[gateway.SendError, list[Delivery]] = {}
     requeue: dict[int, datetime | None] = {}
+    # Meta asked these to wait (its marketing cap): until when, and the answer kept to show why.
+    waiting: dict[gateway.SendError, dict[int, datetime]] = {}
     unknown: dict[gateway.SendError, list[int]] = {}
-    fatal: gateway.SendError | None = None
+    stopped: gateway.SendError | None = None  # the first answer that stops the broadcast
     sender_down = False
     for delivery, result in zip(rows, results, strict=True):
         error = None if result is None else result.error
@@ -434,11 +530,21 @@ def _record_outcomes(
             requeue[delivery.pk] = None
         elif error.kind == gateway.ErrorKind.UNKNOWN:
             unknown.setdefault(error, []).append(delivery.pk)
-        elif error.kind == gateway.ErrorKind.FATAL:
-            fatal = error
+        elif error.stops_broadcast:
+            # Meta refused it, as it would every other: it goes after the resume.
+            stopped = stopped or error
             requeue[delivery.pk] = None
+        elif error.kind == gateway.ErrorKind.DEFERRED:
+            if delivery_may_wait(attempts=delivery.attempts):
+                waiting.setdefault(error, {})[delivery.pk] = now + _wait(error, delivery.attempts)
+            else:
+                failed.setdefault(error, []).append(delivery)
         elif error.retryable and delivery.attempts < DELIVERY_MAX_ATTEMPTS:
-            requeue[delivery.pk] = now + _backoff(delivery.attempts)
+            requeue[delivery.pk] = now + _wait(error, delivery.attempts)
+        elif error.kind == gateway.ErrorKind.NEEDS_TEMPLATE:
+            title = _("Only a template may go to this WhatsApp user, and none could: %s")
+            error = dataclasses.replace(error, title=title % error.title)
+            failed.setdefault(error, []).append(delivery)
         else:
             failed.setdefault(error, []).append(delivery)
 
@@ -456,6 +562,8 @@ def _record_outcomes(
                 only_from=ours,
                 status=DeliveryStatus.SENT,
                 sent_at=now,
+                error_code=None,  # why it had waited no longer applies
+                error_title="",
             )
         for error, deliveries in failed.items():
             Delivery.objects.filter(pk__in=[d.pk for d in deliveries], status__in=ours).update(
@@ -466,7 +574,20 @@ def _record_outcomes(
                 error_retryable=error.retryable,
             )
             subscribers_note_send_failure(
-                error_code=error.code, subscriber_ids=[d.subscriber_id for d in deliveries]
+                condition=gateway.recipient_condition(error.code),
+                subscriber_ids=[d.subscriber_id for d in deliveries],
+            )
+        for error, due in waiting.items():
+            # Meta's answer stays on the queued row, for staff to see why it waits.
+            sql.deliveries_update_each(
+                {pk: (at,) for pk, at in due.items()},
+                columns=(("next_attempt_at", "timestamptz"),),
+                only_from=ours,
+                status=DeliveryStatus.QUEUED,
+                attempted_at=None,
+                error_code=error.code,
+                error_title=error.title[:300],
+                error_retryable=True,
             )
         for error, pks in unknown.items():
             Delivery.objects.filter(pk__in=pks, status=DeliveryStatus.SENDING).update(
@@ -489,8 +610,12 @@ def _record_outcomes(
                 status=DeliveryStatus.QUEUED,
                 attempted_at=None,
             )
-        if fatal is not None:
-            reason = f"{fatal.code or ''} {fatal.title}".strip()
+        if stopped is not None:
+            reason = (
+                template_refusal_reason(broadcast=broadcast, error=stopped)
+                if stopped.kind == gateway.ErrorKind.TEMPLATE
+                else f"{stopped.code or ''} {stopped.title}".strip()
+            )
             lifecycle.broadcast_pause_on_fault(broadcast_id=broadcast.pk, reason=reason)
             logger.error("broadcast %s paused: %s", broadcast.pk, reason)
     if unknown:
@@ -502,6 +627,6 @@ def _record_outcomes(
     return _Outcomes(
         sent=len(accepted),
         failed=sum(len(d) for d in failed.values()),
-        paused=fatal is not None,
+        paused=stopped is not None,
         sender_down=sender_down,
     )

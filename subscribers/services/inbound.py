@@ -162,11 +162,11 @@ def _reply_to_other(*, intent: str, message: gateway.InboundMessage) -> str:
 
 
 def _subscriber_touch(*, subscriber: Subscriber, message_at: datetime) -> None:
-    """Remember the citizen's newest message: it opens WhatsApp's 24-hour window, and ends a
-    stop on business messages they had asked WhatsApp for."""
+    """Remember the citizen's newest message: it opens WhatsApp's 24-hour window. A stop on
+    marketing messages stays: only the citizen's resume, through WhatsApp, lifts it."""
     Subscriber.objects.filter(
         Q(last_inbound_at__isnull=True) | Q(last_inbound_at__lt=message_at), pk=subscriber.pk
-    ).update(last_inbound_at=message_at, messages_stopped_at=None)
+    ).update(last_inbound_at=message_at)
 
 
 def reply_text(*, reply: str) -> str:

@@ -7,6 +7,7 @@ import pytest
 from broadcasts import lifecycle
 from broadcasts.models import Broadcast, Delivery
 from broadcasts.services import fanout, sending
+from tests.conftest import load_payload
 from tests.fakes.cloud_api import FakeCloudAPI
 
 pytestmark = pytest.mark.django_db
@@ -102,6 +103,38 @@ def test_an_expired_token_pauses_the_broadcast_and_resume_completes_it_without_d
     assert draft.status == Broadcast.Status.SENT
     actions = list(draft.events.values_list("action", flat=True))
     assert actions[-3:] == ["paused", "resumed", "sent"]
+
+
+def test_a_paused_template_pauses_the_broadcast_at_the_first_refusal_and_resume_completes_it(
+    draft, approver, subscribe, fake_cloud, run_on_commit, settings
+):
+    """Issue 15: Meta's 132015 (its stored answer) would meet every recipient; 30 citizens
+    record no failure, only a pause that names the template."""
+    subscribe(*PHONES)
+    start(draft, approver)
+    paused = (400, load_payload("send_error_template_paused"))
+    answered = []
+
+    def pause_after_ten(request):
+        answered.append(request)
+        return paused if len(answered) > 10 else None
+
+    fake_cloud.responder = pause_after_ten
+    run_until_done(draft)
+
+    draft.refresh_from_db()
+    assert draft.status == Broadcast.Status.PAUSED
+    assert "132015" in draft.paused_reason and "avviso_comune" in draft.paused_reason
+    assert not Delivery.objects.filter(status="failed").exists()
+    assert len(answered) <= 10 + settings.BROADCAST_SEND_CONCURRENCY  # those in flight
+
+    fake_cloud.responder = None  # Meta lifted the pause
+    with run_on_commit():
+        lifecycle.broadcast_resume(broadcast=draft, actor=approver)
+    run_until_done(draft)
+
+    assert accepted_recipients(fake_cloud) == Counter({phone: 1 for phone in PHONES})
+    assert Broadcast.objects.get(pk=draft.pk).status == Broadcast.Status.SENT
 
 
 def test_a_number_not_on_whatsapp_fails_its_row_with_metas_reason(

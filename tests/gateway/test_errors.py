@@ -5,12 +5,13 @@ import urllib3
 from gateway.errors import (
     ERROR_KINDS,
     classify_error,
+    recipient_condition,
     send_error_from_exception,
     send_error_from_response,
 )
 from gateway.parsing import parse_webhook
 from gateway.testing import status_update, statuses_value, webhook_body
-from gateway.types import ErrorKind
+from gateway.types import ErrorKind, RecipientCondition, SendError
 from tests.gateway.conftest import load_fixture
 
 DOCUMENTED = {
@@ -18,9 +19,11 @@ DOCUMENTED = {
     ErrorKind.RETRY: [131056, 131000, 131016, 131057, 1, 2],
     ErrorKind.FATAL: [0, 190, 10, 200, 250, 299, 3, 133010, 368, 131048, 131031],
     ErrorKind.RECIPIENT: [
-        131026, 131047, 131049, 131050, 131051, 131052, 131053, 132000, 132001, 132005,
-        132007, 132012, 132015, 132016, 132018, 100, 131008, 131009, 131021,
+        131026, 131047, 131050, 131051, 131052, 131053, 100, 131008, 131009, 131021,
     ],
+    ErrorKind.TEMPLATE: [132000, 132001, 132005, 132007, 132012, 132015, 132016, 132018],
+    ErrorKind.DEFERRED: [131049],
+    ErrorKind.NEEDS_TEMPLATE: [131062],
 }  # fmt: skip
 
 
@@ -88,17 +91,89 @@ def test_the_table_covers_the_permission_range():
         (
             "send_error_template_param.json",
             400,
-            ErrorKind.RECIPIENT,
+            ErrorKind.TEMPLATE,
             132018,
             "(#132018) There was an issue with the parameters in your template.",
             "Param text cannot have new-line/tab characters or more than 4 consecutive spaces",
+        ),
+        (
+            "send_error_template_paused.json",
+            400,
+            ErrorKind.TEMPLATE,
+            132015,
+            "(#132015) Template is paused",
+            "Template is paused due to low quality so it cannot be sent in a template message.",
+        ),
+        (
+            "send_error_marketing_limit.json",
+            400,
+            ErrorKind.DEFERRED,
+            131049,
+            "(#131049) This message was not delivered to maintain healthy ecosystem engagement.",
+            "In order to maintain a healthy ecosystem engagement, the message failed to be "
+            "delivered.",
+        ),
+        (
+            "send_error_pair_rate_limit.json",
+            400,
+            ErrorKind.RETRY,
+            131056,
+            "(#131056) (Business Account, Consumer Account) pair rate limit hit",
+            "Message failed to send because there were too many messages sent from this phone "
+            "number to the same phone number in a short period of time.",
+        ),
+        (
+            "send_error_user_id_not_allowed.json",
+            400,
+            ErrorKind.NEEDS_TEMPLATE,
+            131062,
+            "(#131062) Business-scoped user id is not supported for this message type",
+            "Messages of this type cannot be sent to a business-scoped user id. Send a template "
+            "message instead.",
+        ),
+        (
+            "send_error_marketing_opt_out.json",
+            400,
+            ErrorKind.RECIPIENT,
+            131050,
+            "(#131050) Unable to deliver the message. This recipient has chosen to stop "
+            "receiving marketing messages on WhatsApp from your business.",
+            "The user has opted out of marketing messages.",
         ),
     ],
 )
 def test_fixture_error_answers(name, status, kind, code, title, details):
     error = send_error_from_response(load_fixture(name), status)
     assert (error.kind, error.code, error.title, error.details) == (kind, code, title, details)
-    assert error.retryable is (kind in (ErrorKind.RETRY, ErrorKind.RATE_LIMITED))
+    assert error.retryable is (
+        kind in (ErrorKind.RETRY, ErrorKind.RATE_LIMITED, ErrorKind.DEFERRED)
+    )
+    assert error.stops_broadcast is (kind in (ErrorKind.FATAL, ErrorKind.TEMPLATE))
+
+
+@pytest.mark.parametrize(
+    ("name", "retry_after"),
+    [
+        ("send_error_marketing_limit.json", 24 * 3600),  # no sooner than a day later
+        ("send_error_pair_rate_limit.json", 10),  # the same citizen, in seconds
+        ("send_error_rate_limit.json", None),  # the sender's own backoff
+        ("send_error_template_paused.json", None),
+    ],
+)
+def test_meta_says_how_long_some_messages_wait(name, retry_after):
+    assert send_error_from_response(load_fixture(name), 400).retry_after == retry_after
+
+
+def test_what_an_error_says_about_the_recipients_number():
+    assert recipient_condition(131050) is RecipientCondition.MARKETING_STOPPED
+    assert recipient_condition(131026) is RecipientCondition.UNDELIVERABLE
+    assert recipient_condition(131049) is None  # a cap of the day, not the citizen's choice
+    assert recipient_condition(None) is None
+
+
+def test_only_the_sender_or_the_template_stop_a_broadcast():
+    stopping = {kind for kind in ErrorKind if SendError(kind, None, "").stops_broadcast}
+    assert stopping == {ErrorKind.FATAL, ErrorKind.TEMPLATE}
 
 
 @pytest.mark.parametrize(

@@ -3,8 +3,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from gateway.parsing import addressed_to, e164, parse_webhook
-from gateway.types import InboundKind, StatusError
+from gateway.parsing import addressed_to, carries_only_statuses, e164, parse_webhook
+from gateway.types import InboundKind, MarketingPreference, StatusError
 from tests.gateway.conftest import FIXTURES, load_fixture
 
 OUR_NUMBER_ID = "106540352242922"
@@ -412,3 +412,70 @@ def test_a_mixed_body_keeps_only_our_changes_in_order():
 @pytest.mark.parametrize("payload", [None, [], "x", {"entry": "x"}, {"entry": [1, {"changes": 2}]}])
 def test_filtering_what_is_not_a_webhook_never_raises(payload):
     assert addressed_to(payload, OUR_NUMBER_ID) == payload
+
+
+@pytest.mark.parametrize(
+    ("name", "stopped", "at"),
+    [
+        ("user_preferences_marketing_stop.json", True, 1764004500),
+        ("user_preferences_marketing_resume.json", False, 1764090900),
+    ],
+)
+def test_a_citizens_marketing_choice(name, stopped, at):
+    events = parse_webhook(load_fixture(name))
+    assert (events.messages, events.statuses, events.errors) == ([], [], [])
+    assert events.preferences == [
+        MarketingPreference(
+            stopped=stopped,
+            timestamp=datetime.fromtimestamp(at, tz=UTC),
+            phone="+393338888888",
+            user_id="IT.1502938475610293",
+        )
+    ]
+    # Not statuses only: it is read at once, not left in the status buffer.
+    assert carries_only_statuses(load_fixture(name)) is False
+
+
+def _preference_payload(**item):
+    payload = load_fixture("user_preferences_marketing_stop.json")
+    payload["entry"][0]["changes"][0]["value"]["user_preferences"][0].update(item)
+    return payload
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        {"category": "other_messages"},  # a preference about something else
+        {"value": "pause"},  # a choice we do not know
+        {"value": None},
+        {"timestamp": "soon"},
+        {"wa_id": "not a number"},  # and no user id anywhere to know the citizen by
+    ],
+)
+def test_a_preference_that_cannot_be_trusted_is_skipped(item):
+    payload = _preference_payload(**item)
+    if "wa_id" in item:
+        del payload["entry"][0]["changes"][0]["value"]["contacts"]
+    assert parse_webhook(payload).preferences == []
+
+
+def test_a_preference_batched_with_statuses_is_not_left_to_the_status_buffer():
+    payload = load_fixture("status_sent_delivered_read.json")
+    payload["entry"][0]["changes"] += load_fixture("user_preferences_marketing_stop.json")["entry"][
+        0
+    ]["changes"]
+    assert carries_only_statuses(payload) is False
+    events = parse_webhook(payload)
+    assert len(events.statuses) == 3 and len(events.preferences) == 1
+
+
+def test_a_failed_status_of_the_marketing_cap_and_of_a_disabled_template():
+    [capped] = parse_webhook(load_fixture("status_failed_marketing_limit.json")).statuses
+    assert (capped.callback_data, capped.errors[0].code) == ("d:1", 131049)
+    [disabled] = parse_webhook(load_fixture("status_failed_template_disabled.json")).statuses
+    assert disabled.errors[0] == StatusError(
+        132016,
+        "Template is disabled",
+        "Template has been paused too many times due to low quality and is now permanently "
+        "disabled.",
+    )

@@ -185,17 +185,20 @@ def test_preferences_follow_the_citizen_and_the_old_number_s_failures_do_not(
 ):
     receive("Iscrivimi")
     stopped = T0 + timedelta(hours=1)
-    # The old number had stopped answering; the citizen had asked WhatsApp to stop business
+    # The old number had stopped answering; the citizen had asked WhatsApp to stop marketing
     # messages (Meta's 131050), a choice of theirs, not of the number's.
     Subscriber.objects.update(
-        status=Subscriber.Status.UNREACHABLE, undeliverable_count=3, messages_stopped_at=stopped
+        status=Subscriber.Status.UNREACHABLE,
+        undeliverable_count=3,
+        marketing_stopped_at=stopped,
+        marketing_preference_at=stopped,
     )
     whatsapp_outbox.clear()
     number_changed(at=T0 + timedelta(days=1))
 
     moved = Subscriber.objects.get()
     assert (moved.phone, moved.status, moved.undeliverable_count) == (NEW_PHONE, "active", 0)
-    assert moved.messages_stopped_at == stopped
+    assert (moved.marketing_stopped_at, moved.marketing_preference_at) == (stopped, stopped)
     assert moved.last_inbound_at == T0  # WhatsApp's notice is not the citizen writing
     assert whatsapp_outbox == []
 
