@@ -10,12 +10,14 @@ EXPORT_CONSENT_LOG = "roles.export_consentrecord"
 SUBJECT_ACCESS = "roles.subject_access"
 ERASE_SUBSCRIBER = "roles.erase_subscriber"
 
-EDITOR = "Editor"
-APPROVER = "Approver"
+# The groups' names are data the comune's staff read in the admin: Italian (migration 0003
+# renamed the English ones of earlier versions). Code refers to them only through these names.
+EDITOR = "Redattore"
+APPROVER = "Approvatore"
 # The mayor and civil protection: may send an emergency alone (the others confirm it after).
-EMERGENCY_SENDER = "Emergency sender"
-PRIVACY_OFFICER = "Privacy officer"
-ADMINISTRATOR = "Administrator"
+EMERGENCY_SENDER = "Invio emergenze"
+PRIVACY_OFFICER = "Responsabile protezione dati"
+ADMINISTRATOR = "Amministratore"
 
 
 class PrivacyTasks(models.Model):  # noqa: DJ008 - never instantiated, it carries permissions
