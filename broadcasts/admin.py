@@ -78,6 +78,13 @@ class FunnelChangeList(ChangeList):
         return selectors.broadcast_annotate_funnel(queryset)
 
 
+def _become(obj: Broadcast | BroadcastSeries, created: Broadcast | BroadcastSeries) -> None:
+    """The admin's unsaved object takes on the row a service created, so that the admin's
+    redirect and log entry point at it."""
+    obj.pk, obj.created_by, obj.created_at = created.pk, created.created_by, created.created_at
+    obj._state.adding, obj._state.db = False, created._state.db
+
+
 @admin.register(Broadcast)
 class BroadcastAdmin(admin.ModelAdmin):
     form = BroadcastForm
@@ -192,13 +199,7 @@ class BroadcastAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Broadcast, form, change: bool) -> None:
         values = {name: getattr(obj, name) for name in EDITABLE_FIELDS}
         if not change:
-            created = broadcast_create(author=staff_user(request), **values)
-            obj.pk, obj.created_by, obj.created_at = (
-                created.pk,
-                created.created_by,
-                created.created_at,
-            )
-            obj._state.adding, obj._state.db = False, created._state.db
+            _become(obj, broadcast_create(author=staff_user(request), **values))
             return
         changed = {name: values[name] for name in form.changed_data if name in values}
         if not broadcast_update_draft(broadcast=obj, actor=staff_user(request), changes=changed):
@@ -479,13 +480,7 @@ class BroadcastSeriesAdmin(admin.ModelAdmin):
         values = {name: getattr(obj, name) for name in SERIES_EDITABLE_FIELDS}
         try:
             if not change:
-                created = series_create(author=staff_user(request), **values)
-                obj.pk, obj.created_by, obj.created_at = (
-                    created.pk,
-                    created.created_by,
-                    created.created_at,
-                )
-                obj._state.adding, obj._state.db = False, created._state.db
+                _become(obj, series_create(author=staff_user(request), **values))
                 return
             changed = {name: values[name] for name in form.changed_data if name in values}
             if not series_update_draft(series=obj, actor=staff_user(request), changes=changed):

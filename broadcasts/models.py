@@ -316,8 +316,9 @@ class BroadcastSeries(models.Model):
         return content_fingerprint(self, self.CONTENT_FIELDS)
 
 
-class BroadcastEvent(models.Model):
-    """Who moved a broadcast through its lifecycle, and when."""
+class StepEvent(models.Model):
+    """Who took a step, when, and their note: the fields a broadcast's and a series' histories
+    share."""
 
     class Action(models.TextChoices):
         CREATED = "created", _("created")
@@ -345,7 +346,6 @@ class BroadcastEvent(models.Model):
         RESCHEDULED = "rescheduled", _("rescheduled")
         SENT_NOW = "sent now", _("sent now instead of at its time")
 
-    broadcast = models.ForeignKey(Broadcast, on_delete=models.CASCADE, related_name="events")
     action = models.CharField(_("action"), max_length=32, choices=Action.choices)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -359,38 +359,32 @@ class BroadcastEvent(models.Model):
     note = models.CharField(_("note"), max_length=500, blank=True)
 
     class Meta:
-        verbose_name = _("broadcast event")
-        verbose_name_plural = _("broadcast events")
+        abstract = True
         ordering = ["at", "id"]
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} {self.at:%Y-%m-%d %H:%M}"
 
 
-class BroadcastSeriesEvent(models.Model):
+class BroadcastEvent(StepEvent):
+    """Who moved a broadcast through its lifecycle, and when."""
+
+    broadcast = models.ForeignKey(Broadcast, on_delete=models.CASCADE, related_name="events")
+
+    class Meta(StepEvent.Meta):
+        verbose_name = _("broadcast event")
+        verbose_name_plural = _("broadcast events")
+
+
+class BroadcastSeriesEvent(StepEvent):
     """Who moved a recurring broadcast through its steps (and changed it), and when: four eyes
     reads its contributors from here, as for a broadcast."""
 
     series = models.ForeignKey(BroadcastSeries, on_delete=models.CASCADE, related_name="events")
-    action = models.CharField(_("action"), max_length=32, choices=BroadcastEvent.Action.choices)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("by"),
-    )
-    at = models.DateTimeField(_("at"), auto_now_add=True)
-    note = models.CharField(_("note"), max_length=500, blank=True)
 
-    class Meta:
+    class Meta(StepEvent.Meta):
         verbose_name = _("recurring broadcast event")
         verbose_name_plural = _("recurring broadcast events")
-        ordering = ["at", "id"]
-
-    def __str__(self) -> str:
-        return f"{self.get_action_display()} {self.at:%Y-%m-%d %H:%M}"
 
 
 class Delivery(models.Model):

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from math import ceil
+from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
@@ -255,6 +256,19 @@ def broadcast_lifecycle(
     if button is None:
         raise Http404
     refused = lifecycle.refusal(staff_user(request), step, broadcast)
+    return _step_take(request, broadcast, button, refused=refused, redirect_to=redirect_to)
+
+
+def _step_take(
+    request: HttpRequest,
+    subject: Any,
+    button: LifecycleButton | SeriesButton,
+    *,
+    refused: str | None,
+    redirect_to: str,
+) -> HttpResponseRedirect:
+    """A broadcast's or a series' step: the refusal, the step's form, then the step, each
+    outcome reported as a message."""
     if refused:
         messages.error(request, refused)
         return HttpResponseRedirect(redirect_to)
@@ -268,7 +282,7 @@ def broadcast_lifecycle(
                     messages.error(request, error)  # type: ignore[arg-type]
             return HttpResponseRedirect(redirect_to)
     try:
-        success = button.run(request, broadcast, form)
+        success = button.run(request, subject, form)
     except lifecycle.TransitionNotAllowed as refusal:
         messages.error(request, str(refusal))
     else:
@@ -512,24 +526,7 @@ def series_step(request: HttpRequest, series: BroadcastSeries, step: str) -> Htt
         raise Http404
     redirect_to = series_change_url(series)
     refused = lifecycle.series_refusal(staff_user(request), step, series)
-    if refused:
-        messages.error(request, refused)
-        return HttpResponseRedirect(redirect_to)
-    form = None
-    if button.form_class is not None:
-        form = button.form_class(request.POST)
-        if not form.is_valid():
-            for errors in form.errors.values():
-                for error in errors:
-                    messages.error(request, error)  # type: ignore[arg-type]
-            return HttpResponseRedirect(redirect_to)
-    try:
-        success = button.run(request, series, form)
-    except lifecycle.TransitionNotAllowed as refusal:
-        messages.error(request, str(refusal))
-    else:
-        messages.success(request, success)
-    return HttpResponseRedirect(redirect_to)
+    return _step_take(request, series, button, refused=refused, redirect_to=redirect_to)
 
 
 # --- The calendar -----------------------------------------------------------------------------
